@@ -1,0 +1,7 @@
+"""HLS, the room WebSocket, studio room management and cut-off (placeholder)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
