@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ class Platform:
         self.media: Any = None  # the media service, attached by livegate.media.service
         self._tasks: list[asyncio.Task[Any]] = []
         self._started = False
+        self.ready = threading.Event()  # set once start() has finished: for tests and the demo
         from livegate.media.service import MediaService
 
         self.media = MediaService(self)
@@ -120,11 +122,13 @@ class Platform:
         await asyncio.to_thread(self.sync_policy_from_db)
         await self.media.start()
         self.scheduler.start()
+        self.ready.set()
 
     async def stop(self) -> None:
         if not self._started:
             return
         self._started = False
+        self.ready.clear()
         await self.scheduler.stop()
         await self.media.stop()
         await self.broker.close()
