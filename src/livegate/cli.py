@@ -320,6 +320,21 @@ def user_list(data_dir: Path | None = DataDir) -> None:
     out.print(table)
 
 
+# Domain command groups: each module exposes ``app`` (a Typer) and is mounted under ``name``.
+_DOMAIN_COMMANDS: list[tuple[str, str]] = []
+
+
+def _mount_domain_commands() -> None:
+    import importlib
+
+    for module_name, name in _DOMAIN_COMMANDS:
+        module = importlib.import_module(module_name)
+        app.add_typer(module.app, name=name)
+
+
+_mount_domain_commands()
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()
