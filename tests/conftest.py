@@ -138,6 +138,13 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD, **extra
     return As(client, cookie, r.json()["csrf_token"])
 
 
+def sign_in_http(http: Any, username: str, password: str = PASSWORD) -> dict[str, str]:
+    """Sign in on a real HTTP client (httpx); returns the CSRF header for later unsafe calls."""
+    r = http.post("/api/v1/auth/signin", json={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    return {"x-csrf-token": r.json()["csrf_token"]}
+
+
 @pytest.fixture
 def admin(platform: Platform, client: TestClient) -> As:
     create_account(platform, "root-admin", Role.ADMINISTRATOR)

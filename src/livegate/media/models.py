@@ -62,3 +62,14 @@ class PublishAttempt(Base):
     accepted: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(Text, default="")
     rule: Mapped[str] = mapped_column(String(64), default="")
+
+
+class RoomPresence(Base):
+    """How many viewers of a room one node holds; the room's audience is the sum of fresh rows."""
+
+    __tablename__ = "room_presence"
+
+    room_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    viewers: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime]

@@ -116,7 +116,7 @@ def requires(permission: Permission, room_param: str | None = None) -> Any:
     return Depends(_requirements[key])
 
 
-async def public(request: Request) -> None:
+async def public() -> None:
     """Marker: this route is open to everyone, signed in or not."""
 
 

@@ -1,8 +1,8 @@
-"""core tables: accounts, audit chain, scheduler, policy, rooms
+"""core tables
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 03:24:33.810956
+Create Date: 2026-11-29 03:29:47.912326
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import livegate.core.db
+
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -87,6 +88,13 @@ def upgrade() -> None:
     with op.batch_alter_table('publish_attempts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_publish_attempts_room_id'), ['room_id'], unique=False)
 
+    op.create_table('room_presence',
+    sa.Column('room_id', sa.String(length=16), nullable=False),
+    sa.Column('node', sa.String(length=64), nullable=False),
+    sa.Column('viewers', sa.Integer(), nullable=False),
+    sa.Column('updated_at', livegate.core.db.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('room_id', 'node', name=op.f('pk_room_presence'))
+    )
     op.create_table('scheduler_leases',
     sa.Column('job', sa.String(length=64), nullable=False),
     sa.Column('holder', sa.String(length=64), nullable=False),
@@ -209,6 +217,7 @@ def downgrade() -> None:
 
     op.drop_table('api_tokens')
     op.drop_table('scheduler_leases')
+    op.drop_table('room_presence')
     with op.batch_alter_table('publish_attempts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_publish_attempts_room_id'))
 
