@@ -30,6 +30,7 @@ from livegate.core.ratelimit import MemoryCounter, RateLimiter, RedisCounter
 from livegate.core.scheduler import Scheduler
 from livegate.core.secretbox import SecretBox
 from livegate.identity.accounts import AccountService, generate_password
+from livegate.identity.service import IdentityModule
 from livegate.media.rooms import PublishGate, RoomService
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class Platform:
         self.ratelimit = RateLimiter(counter, self.clock)
         self.scheduler = Scheduler(self.db, self.clock, settings.node_name)
         self.metrics = Metrics()
+        self.identity = IdentityModule(self)
         self.start_rtmp = start_rtmp
         self.media: Any = None  # the media service, attached by livegate.media.service
         self._tasks: list[asyncio.Task[Any]] = []

@@ -39,7 +39,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 
-out = Console()
+out = Console(soft_wrap=True)
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -127,7 +127,11 @@ def serve(
     if demo:
         from livegate.demo import seed_demo
 
-        demo_info = seed_demo(platform)
+        try:
+            demo_info = seed_demo(platform)
+        except LivegateError as exc:
+            err.print(f"[red]error[/red] {exc.code}: {exc.message}")
+            raise typer.Exit(2) from None
     fastapi_app = create_app(platform)
     out.print(f"[bold]livegate[/bold] on {settings.effective_public_url}  (data: {settings.data_dir})")
     out.print(f"  RTMP ingest: {settings.effective_rtmp_url}/STREAM_KEY")
@@ -147,8 +151,7 @@ def serve(
             from livegate.demo import run_demo_publisher
 
             async def after_start() -> None:
-                while not server.started:
-                    await asyncio.sleep(0.1)
+                await asyncio.to_thread(platform.ready.wait)
                 await run_demo_publisher(platform, demo_info)
 
             task = asyncio.create_task(after_start())
@@ -321,7 +324,11 @@ def user_list(data_dir: Path | None = DataDir) -> None:
 
 
 # Domain command groups: each module exposes ``app`` (a Typer) and is mounted under ``name``.
-_DOMAIN_COMMANDS: list[tuple[str, str]] = []
+_DOMAIN_COMMANDS: list[tuple[str, str]] = [
+    ("livegate.identity.cli", "identity"),
+    ("livegate.identity.vault_cli", "vault"),
+    ("livegate.identity.filing_cli", "filing"),
+]
 
 
 def _mount_domain_commands() -> None:

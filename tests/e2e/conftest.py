@@ -66,8 +66,10 @@ def live(platform: Platform) -> Iterator[LiveServer]:
     stop_live_server(srv)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def playwright_instance() -> Iterator[Any]:
+    # Function scope: the sync API runs an event loop in this thread while it is open, which
+    # would break every later test that calls asyncio.run.
     if not shutil.which("chromium"):
         pytest.skip("Debian's chromium is not installed")
     from playwright.sync_api import sync_playwright

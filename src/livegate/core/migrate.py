@@ -19,7 +19,8 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
+def upgrade(db: Database, revision: str = "heads") -> None:
+    """Upgrade to every head: each domain's migrations branch from the core (``0002``)."""
     cfg = alembic_config(db.url)
     with db.engine.connect() as conn:
         cfg.attributes["connection"] = conn
@@ -31,4 +32,5 @@ def current(db: Database) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+        return ",".join(sorted(heads)) or None

@@ -48,6 +48,8 @@ class Permission(StrEnum):
     POLICY_MANAGE = "policy:manage"
     USERS_MANAGE = "users:manage"
     METRICS_READ = "metrics:read"
+    FILING_EXPORT = "filing:export"
+    LAWFUL_REQUESTS = "lawful_requests:manage"
 
 
 _STAFF_BASE = {Permission.ACCOUNT_SELF, Permission.CONSOLE_VIEW}
@@ -69,7 +71,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.COMPLIANCE_OFFICER: frozenset(
         _STAFF_BASE | {Permission.IDENTITY_REVIEW, Permission.IDENTITY_REVEAL, Permission.SANCTIONS_MANAGE,
-                       Permission.AUDIT_READ, Permission.STREAM_CUTOFF, Permission.STREAM_UNBLOCK}
+                       Permission.AUDIT_READ, Permission.STREAM_CUTOFF, Permission.STREAM_UNBLOCK,
+                       Permission.FILING_EXPORT, Permission.LAWFUL_REQUESTS}
     ),
     Role.ADMINISTRATOR: frozenset(
         _STAFF_BASE | {Permission.POLICY_MANAGE, Permission.USERS_MANAGE, Permission.AUDIT_READ,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from livegate.core.errors import Conflict, LivegateError, RateLimited, ValidationFailed
+from livegate.core.errors import Conflict, LivegateError, NotFound, PermissionDenied, RateLimited, ValidationFailed
 
 
 class IdentityError(LivegateError):
@@ -197,3 +197,103 @@ class SmsRejected(SmsError):
     """The SMS provider refused the message for another reason; ``details['provider_code']`` says which."""
 
     code = "sms_rejected"
+
+
+# --- verification, nicknames, disclosure ------------------------------------------------
+
+
+class PublisherTooYoung(IdentityError, ValidationFailed):
+    """The policy's minimum age for publishers is not met."""
+
+    code = "identity_too_young"
+
+
+class DuplicateIdentity(IdentityError, Conflict):
+    """This identity is already verified for another publisher account."""
+
+    code = "identity_duplicate"
+
+
+class VerificationPending(IdentityError, Conflict):
+    """A submission of this account is already awaiting review."""
+
+    code = "identity_verification_pending"
+
+
+class AlreadyVerified(IdentityError, Conflict):
+    """This account already holds as many verified identities as the policy allows."""
+
+    code = "identity_already_verified"
+
+
+class VerificationNotFound(IdentityError, NotFound):
+    """No such identity submission."""
+
+    code = "identity_verification_not_found"
+
+
+class VerificationDecided(IdentityError, Conflict):
+    """This submission has already been decided."""
+
+    code = "identity_verification_decided"
+
+
+class GuardianConsentRequired(IdentityError, ValidationFailed):
+    """The publisher is a minor: approval needs the guardian's consent to be confirmed."""
+
+    code = "identity_guardian_consent_required"
+
+
+class InvalidPhoto(IdentityError, ValidationFailed):
+    """The upload is not an image of an accepted type."""
+
+    code = "identity_invalid_photo"
+
+
+class PhotoTooLarge(IdentityError):
+    """The upload is larger than the limit."""
+
+    code = "identity_photo_too_large"
+    http_status = 413
+
+
+class PhoneInUse(IdentityError, Conflict):
+    """This mobile number is already verified for another account."""
+
+    code = "identity_phone_in_use"
+
+
+class PhoneNotVerified(IdentityError, PermissionDenied):
+    """Verify a mobile phone number first."""
+
+    code = "identity_phone_not_verified"
+
+
+class NicknameRefused(IdentityError, ValidationFailed):
+    """This nickname cannot be used; ``details['reason']`` says why."""
+
+    code = "identity_nickname_refused"
+
+
+class NicknameTaken(IdentityError, Conflict):
+    """Another account uses this nickname."""
+
+    code = "identity_nickname_taken"
+
+
+class ReasonRequired(IdentityError, ValidationFailed):
+    """Disclosing identity data needs a stated reason."""
+
+    code = "identity_reason_required"
+
+
+class SecondOfficerRequired(IdentityError, Conflict):
+    """A lawful request must be approved by a different compliance officer than the one who recorded it."""
+
+    code = "identity_second_officer_required"
+
+
+class LawfulRequestState(IdentityError, Conflict):
+    """The lawful request is not in a state that allows this."""
+
+    code = "identity_lawful_request_state"

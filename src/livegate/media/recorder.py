@@ -116,6 +116,13 @@ class Recorder:
         atomic_write(self.index_path, self.index.to_json())
 
 
+    def set_outcome(self, *, reason: str, code: str) -> None:
+        """A stream cut off after its input ended: the index says so."""
+        self.index.end_reason = reason
+        self.index.end_code = code
+        atomic_write(self.index_path, self.index.to_json())
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}

@@ -22,6 +22,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
+from av.video.codeccontext import VideoCodecContext
 from PIL import Image
 
 from livegate.core.clock import Clock
@@ -70,12 +71,12 @@ class FrameSampler:
         self.jpeg_quality = jpeg_quality
         self.next_due: float | None = None
         self.delivered = 0
-        self.decode_failures = 0
+        self.decode_failures = 0  # consecutive keyframes that gave no picture
 
     def due(self, pts_seconds: float) -> bool:
         return self.next_due is None or pts_seconds >= self.next_due - 1e-6
 
-    def offer_keyframe(self, packet: av.Packet, decoder: av.CodecContext) -> None:
+    def offer_keyframe(self, packet: av.Packet, decoder: VideoCodecContext) -> None:
         """Copy mode: decode ``packet`` (a keyframe) on its own if a sample is due."""
         t = _to_seconds(packet.pts, packet.time_base)
         if t is None or not self.due(t):
@@ -83,15 +84,16 @@ class FrameSampler:
         try:
             frames = decoder.decode(packet) + decoder.decode(None)
         except av.FFmpegError as exc:
-            self.decode_failures += 1
             log.info("frame tap: keyframe did not decode: %s", exc)
             frames = []
         finally:
             decoder.flush_buffers()  # back to a clean state for the next keyframe
         for frame in frames:
             if isinstance(frame, av.VideoFrame):
+                self.decode_failures = 0
                 self._deliver(frame, t)
                 return
+        self.decode_failures += 1  # consecutive: the pipeline ends a stream whose pictures never decode
 
     def offer_frame(self, frame: av.VideoFrame) -> None:
         """Burn mode: ``frame`` is decoded already."""

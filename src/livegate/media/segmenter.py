@@ -126,8 +126,10 @@ class Segmenter:
             self._write("audio", packet, t)
             return
         self._pending_audio.append(packet)
-        first = _seconds(self._pending_audio[0].pts, self._pending_audio[0].time_base) or t
-        if t - first > MAX_AUDIO_HOLD_SECONDS and self._out is not None:
+        first = _seconds(self._pending_audio[0].pts, self._pending_audio[0].time_base)
+        if first is not None and t - first > MAX_AUDIO_HOLD_SECONDS:
+            # video has stalled (or never started): write the oldest audio, or drop it if no
+            # segment is open yet, rather than hold it without bound
             self._flush_audio(before=t - MAX_AUDIO_HOLD_SECONDS, inclusive=True)
 
     def finish(self) -> None:

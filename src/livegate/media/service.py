@@ -146,10 +146,10 @@ class MediaService:
         with p.db.session() as s:
             room = p.rooms.by_key(s, request.stream_key) if request.stream_key else None
             if room is None:
-                refusal = Refusal("stream_key.unknown", "Art. 12",
+                unknown = Refusal("stream_key.unknown", "Art. 12",
                                   "this stream key is not valid; copy the current key from the studio")
-                p.rooms.record_attempt(s, None, request.peer, refusal, fp)
-                return refusal
+                p.rooms.record_attempt(s, None, request.peer, unknown, fp)
+                return unknown
             owner = s.get(Account, room.owner_id)
             assert owner is not None
             now = p.clock.now()

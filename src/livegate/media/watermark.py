@@ -24,6 +24,7 @@ import av
 import numpy as np
 from av.filter import Graph
 from av.filter.context import FilterContext
+from av.video.format import VideoFormat
 from PIL import Image, ImageDraw, ImageFont
 
 from livegate.media.hls import DateRange
@@ -55,7 +56,7 @@ def render_mark(text: str, room: str, *, video_height: int = 720, font_path: str
         font = ImageFont.load_default(size=size)
     label = mark_label(text, room)
     probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
-    left, top, right, bottom = probe.textbbox((0, 0), label, font=font)
+    left, top, right, bottom = (int(round(v)) for v in probe.textbbox((0, 0), label, font=font))
     pad = max(3, size // 3)
     width = (right - left) + 2 * pad
     height = (bottom - top) + 2 * pad
@@ -122,7 +123,7 @@ class MarkBurner:
         time_base = frame.time_base or Fraction(1, 1000)
         main = graph.add_buffer(width=width, height=height, format=frame.format, time_base=time_base, name="main")
         mark_src = graph.add_buffer(
-            width=image.width, height=image.height, format="rgba", time_base=time_base, name="mark"
+            width=image.width, height=image.height, format=VideoFormat("rgba"), time_base=time_base, name="mark"
         )
         overlay = graph.add("overlay", f"x={where.x}:y={where.y}:eof_action=repeat")
         fmt = graph.add("format", "pix_fmts=yuv420p")

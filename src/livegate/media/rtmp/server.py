@@ -254,12 +254,13 @@ class RtmpServer:
         if session.cut_reason is not None or conn.state is not ConnState.PUBLISH_PENDING:
             # Cut off or gone while the decision was being made: release what was granted.
             if decision.accepted and decision.sink is not None:
-                session.sink = decision.sink
-                self._end(session, session.cut_reason or REASON_DISCONNECTED)
+                session.sink, session.ended = decision.sink, False
+                failed = f"protocol error: {conn.error.code}" if conn.error is not None else None
+                self._end(session, session.cut_reason or failed or REASON_DISCONNECTED)
             self._release_key(session)
             return
         if decision.accepted and decision.sink is not None:
-            session.sink = decision.sink
+            session.sink, session.ended = decision.sink, False  # a connection may publish again
             conn.accept_publish()
             log.info("publish of %s from %s started", tag, session.peer)
         else:

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-29 03:30:42.356756
+Create Date: 2026-11-29 03:47:27.569319
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('account_id', name=op.f('pk_phone_verifications'))
     )
     with op.batch_alter_table('phone_verifications', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_phone_verifications_phone_index'), ['phone_index'], unique=False)
+        batch_op.create_index(batch_op.f('ix_phone_verifications_phone_index'), ['phone_index'], unique=True)
 
     op.create_table('credential_alerts',
     sa.Column('id', sa.Integer(), nullable=False),
