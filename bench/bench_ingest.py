@@ -1,0 +1,110 @@
+"""Benchmark 1 of the go-live issue: ingest + remux to HLS, CPU per stream-minute, livegate
+against nginx-rtmp (Debian's nginx with libnginx-mod-rtmp, HLS on), both fed by N parallel
+ffmpeg publishers copying the same pre-encoded 720p30 2.5 Mbit/s file.
+
+livegate runs twice: in overlay mode with the policy's frame sampler on (what the product
+does by default: decoding a frame every few seconds for review), and with the sampler off
+(the like-for-like remux against nginx-rtmp).
+
+    .venv/bin/python bench/bench_ingest.py [--streams 4] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from _server import Server, bench_policy, children, cpu_seconds, input_file, publishers, seed
+
+NGINX_CONF = """
+load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 1024; }}
+rtmp {{
+  server {{
+    listen 127.0.0.1:{port};
+    chunk_size 4096;
+    application live {{
+      live on;
+      hls on;
+      hls_path {tmp}/hls;
+      hls_fragment 2s;
+      hls_playlist_length 12s;
+    }}
+  }}
+}}
+"""
+
+
+def measure(pid: int, urls: list[str], src: Path, seconds: int) -> float:
+    procs = publishers(urls, src, seconds + 5)
+    time.sleep(5)  # let every publisher connect and the pipelines settle before the window opens
+    pids = children(pid)
+    c0, t0 = cpu_seconds(pids), time.monotonic()
+    time.sleep(seconds)
+    c1, t1 = cpu_seconds(children(pid)), time.monotonic()
+    for p in procs:
+        p.kill()
+        p.wait()
+    return (c1 - c0) / ((t1 - t0) / 60) / len(urls)
+
+
+def run_nginx(streams: int, seconds: int, src: Path) -> float:
+    from _server import free_port
+
+    tmp = Path(tempfile.mkdtemp(prefix="nginx-rtmp-"))
+    (tmp / "hls").mkdir()
+    port = free_port()
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, port=port))
+    proc = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(conf)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    try:
+        return measure(proc.pid, [f"rtmp://127.0.0.1:{port}/live/s{i}" for i in range(streams)], src, seconds)
+    finally:
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_livegate(streams: int, seconds: int, src: Path, sampling: bool) -> float:
+    data = Path(tempfile.mkdtemp(prefix="livegate-bench-"))
+    policy = bench_policy(watermark_mode="overlay", broadcast_delay_seconds=0,
+                          frame_sampling_seconds=10 if sampling else 600)
+    info = seed(data, streams, policy)
+    server = Server(data)
+    server.start()
+    try:
+        assert server.proc is not None
+        urls = [f"rtmp://127.0.0.1:{server.rtmp_port}/live/{r['key']}" for r in info["rooms"]]
+        return measure(server.proc.pid, urls, src, seconds)
+    finally:
+        server.stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--streams", type=int, default=4)
+    ap.add_argument("--seconds", type=int, default=60)
+    args = ap.parse_args()
+    src = input_file()
+    nginx = run_nginx(args.streams, args.seconds, src)
+    ours_plain = run_livegate(args.streams, args.seconds, src, sampling=False)
+    ours_sampled = run_livegate(args.streams, args.seconds, src, sampling=True)
+    print(f"{args.streams} x 720p30 2.5 Mbit/s publishers, {args.seconds} s window, CPU-s per stream-minute")
+    print(f"  nginx-rtmp (HLS on)                 {nginx:6.3f}")
+    print(f"  livegate (overlay, sampler off)     {ours_plain:6.3f}   ratio {ours_plain / nginx:5.2f}  (goal <= 1.5)")
+    print(f"  livegate (overlay, sampler 10 s)    {ours_sampled:6.3f}   ratio {ours_sampled / nginx:5.2f}")
+
+
+if __name__ == "__main__":
+    main()
