@@ -66,12 +66,25 @@ class StreamWatch:
 
     segments: list[PublishedSegment] = field(default_factory=list)
     ended: list[StreamEnded] = field(default_factory=list)
+    recorded: list[tuple[str, int]] = field(default_factory=list)
     _cond: threading.Condition = field(default_factory=threading.Condition)
 
     def attach(self, platform: Platform) -> StreamWatch:
         platform.media.segment_listeners.append(self._segment)
         platform.media.ended_listeners.append(self._ended)
+        platform.media.recorded_listeners.append(self._recorded)
         return self
+
+    def _recorded(self, room: str, session_id: int) -> None:
+        with self._cond:
+            self.recorded.append((room, session_id))
+            self._cond.notify_all()
+
+    def wait_recorded(self, room: str, timeout: float = 60) -> int:
+        """Wait until the node has written the end of the room's session to the database."""
+        with self._cond:
+            assert self._cond.wait_for(lambda: any(r == room for r, _ in self.recorded), timeout)
+            return next(sid for r, sid in self.recorded if r == room)
 
     def _segment(self, seg: PublishedSegment) -> None:
         with self._cond:

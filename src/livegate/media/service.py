@@ -75,6 +75,7 @@ class MediaService:
         self.audio_listeners: list[Callable[[str, AudioChunk], None]] = []
         self.segment_listeners: list[Callable[[PublishedSegment], None]] = []
         self.ended_listeners: list[Callable[[StreamEnded], None]] = []
+        self.recorded_listeners: list[Callable[[str, int], None]] = []  # (room, session id) once in the DB
         self.cutoff_listeners: list[Callable[[CutoffResult], None]] = []
         self._done_orders: set[int] = set()
         self._last_order = 0
@@ -243,6 +244,8 @@ class MediaService:
                 if ss is not None:
                     ss.replay_available = ended.replay is not None
         await asyncio.to_thread(write)
+        for listener in list(self.recorded_listeners):
+            listener(entry.room, entry.session_id)
         await self.hub.send_local(entry.room, {"type": "offline", "room": entry.room})
 
     # -- cut-off -------------------------------------------------------------------------

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import re
 from typing import Any
 
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
@@ -45,72 +42,12 @@ def hls_file(request: Request, room_id: str, name: str) -> Response:
 
 
 # The room WebSocket -------------------------------------------------------------------------
-class _SocketViewer:
-    def __init__(self, ws: WebSocket, account_id: int | None) -> None:
-        self.ws = ws
-        self.account_id = account_id
-        self._lock = asyncio.Lock()
-
-    async def send_json(self, message: dict[str, Any]) -> None:
-        async with self._lock:
-            await self.ws.send_text(json.dumps(message, ensure_ascii=False))
-
-    async def close(self, code: int, reason: str) -> None:
-        await self.ws.close(code, reason)
-
-
 @router.websocket("/ws/rooms/{room_id}", dependencies=[PUBLIC])
 async def room_socket(ws: WebSocket, room_id: str) -> None:
-    p = ws.app.state.platform
-    if not _ROOM.match(room_id):
-        await ws.close(4404, "no such room")
-        return
+    """Comments, danmaku, moderation and control events of a room (docs/protocol.md)."""
+    from livegate.chat.gateway import serve_room_socket
 
-    def lookup() -> tuple[bool, bool, int]:
-        with p.db.session() as s:
-            from livegate.media.models import Room
-
-            room = s.get(Room, room_id)
-            if room is None:
-                return False, False, 0
-            return True, room.blocked, room.viewers
-
-    exists, blocked, viewers = await asyncio.to_thread(lookup)
-    if not exists:
-        await ws.close(4404, "no such room")
-        return
-    await ws.accept()
-    viewer = _SocketViewer(ws, None)
-    await viewer.send_json({"v": 1, "type": "hello", "room": room_id, "viewers": viewers})
-    if blocked:
-        await viewer.send_json({"v": 1, "type": "cutoff", "room": room_id, "reason": ""})
-    hub = p.media.hub
-    await hub.join(room_id, viewer)
-    p.metrics.ws_connections.inc()
-    try:
-        while True:
-            raw = await ws.receive_text()
-            await _handle_client_message(viewer, raw)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        p.metrics.ws_connections.dec()
-        with contextlib.suppress(Exception):
-            await hub.leave(room_id, viewer)
-
-
-async def _handle_client_message(viewer: _SocketViewer, raw: str) -> None:
-    """Issue 3 knows only ping; comments arrive with the chat gateway."""
-    try:
-        msg = json.loads(raw)
-    except ValueError:
-        await viewer.send_json({"v": 1, "type": "error", "code": "bad_json", "message": "frames must be JSON"})
-        return
-    if isinstance(msg, dict) and msg.get("type") == "ping":
-        await viewer.send_json({"v": 1, "type": "pong"})
-    else:
-        await viewer.send_json({"v": 1, "type": "error", "code": "unknown_type",
-                                "message": "unknown message type"})
+    await serve_room_socket(ws, room_id)
 
 
 # Cut-off ------------------------------------------------------------------------------------
@@ -200,3 +137,48 @@ def studio_rotate_key(request: Request, room_id: str,
         return _room_view(p, room, key)
 
 
+
+
+# Replays ------------------------------------------------------------------------------------
+@router.get("/api/v1/rooms/{room_id}/replays", dependencies=[PUBLIC])
+def room_replays(request: Request, room_id: str) -> dict[str, Any]:
+    """Finished lives of the room still offered as replays (not withdrawn, not cut off)."""
+    p = platform_of(request)
+    from sqlalchemy import select
+
+    from livegate.media.models import StreamSession
+
+    with p.db.session() as s:
+        p.rooms.get(s, room_id)
+        rows = s.scalars(
+            select(StreamSession).where(StreamSession.room_id == room_id, StreamSession.replay_available.is_(True),
+                                        StreamSession.replay_withdrawn.is_(False), StreamSession.cut_off.is_(False))
+            .order_by(StreamSession.started_at.desc()).limit(50)
+        ).all()
+        return {"replays": [{"session": f"s{r.id}", "started_at": r.started_at.isoformat(),
+                             "ended_at": r.ended_at.isoformat() if r.ended_at else None,
+                             "playlist": f"/hls/{room_id}/replay-s{r.id}.m3u8"} for r in rows]}
+
+
+@router.post("/api/v1/studio/rooms/{room_id}/replays/{session}/withdraw")
+def studio_withdraw_replay(request: Request, room_id: str, session: str, body: ReasonBody,
+                           principal: Principal = requires(Permission.STUDIO_USE)) -> dict[str, Any]:
+    """The publisher takes a replay down; the retention copy (the recording) stays."""
+    from livegate.media.models import StreamSession
+    from livegate.media.replay import withdraw_replay
+
+    p = platform_of(request)
+    if not re.fullmatch(r"s\d{1,12}", session):
+        raise NotFound("no such replay")
+    with p.db.session() as s:
+        room = p.rooms.get(s, room_id)
+        if room.owner_id != principal.account_id:
+            raise PermissionDenied("this is not your room")
+        ss = s.get(StreamSession, int(session[1:]))
+        if ss is None or ss.room_id != room_id:
+            raise NotFound("no such replay")
+        withdraw_replay(p.media.root, room_id, session, reason=body.reason, at=p.clock.now())
+        ss.replay_withdrawn = True
+        p.audit.record(s, actor=principal.actor, action="replay.withdraw", target=f"room:{room_id}",
+                       reason=body.reason, details={"session": session})
+    return {"room": room_id, "session": session, "withdrawn": True}
