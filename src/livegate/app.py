@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from livegate import __version__
+from livegate.chat.service import ChatModule
 from livegate.config import Settings
 from livegate.core import migrate
 from livegate.core.audit import AuditLog
@@ -29,6 +30,7 @@ from livegate.core.policy import Policy, PolicyHolder, load_default_policy, load
 from livegate.core.ratelimit import MemoryCounter, RateLimiter, RedisCounter
 from livegate.core.scheduler import Scheduler
 from livegate.core.secretbox import SecretBox
+from livegate.enforcement.service import EnforcementModule
 from livegate.identity.accounts import AccountService, generate_password
 from livegate.identity.service import IdentityModule
 from livegate.media.rooms import PublishGate, RoomService
@@ -65,6 +67,8 @@ class Platform:
         self.scheduler = Scheduler(self.db, self.clock, settings.node_name)
         self.metrics = Metrics()
         self.identity = IdentityModule(self)
+        self.chat = ChatModule(self)
+        self.enforcement = EnforcementModule(self)
         self.start_rtmp = start_rtmp
         self.media: Any = None  # the media service, attached by livegate.media.service
         self._tasks: list[asyncio.Task[Any]] = []
@@ -73,6 +77,15 @@ class Platform:
         from livegate.media.service import MediaService
 
         self.media = MediaService(self)
+        from livegate.retention.service import RetentionModule  # after media: archives ended recordings
+
+        self.retention = RetentionModule(self)  # also sets self.storage
+        from livegate.complaints.service import ComplaintsModule  # after media: it taps sampled frames
+
+        self.complaints = ComplaintsModule(self)
+        from livegate.review.service import ReviewModule  # after media: it taps frames and adds gate checks
+
+        self.review = ReviewModule(self)
 
     # Policy ---------------------------------------------------------------------------
     def _initial_policy(self) -> Policy:

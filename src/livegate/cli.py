@@ -328,6 +328,11 @@ _DOMAIN_COMMANDS: list[tuple[str, str]] = [
     ("livegate.identity.cli", "identity"),
     ("livegate.identity.vault_cli", "vault"),
     ("livegate.identity.filing_cli", "filing"),
+    ("livegate.enforcement.cli", "blacklist"),
+    ("livegate.chat.cli", "lexicon"),
+    ("livegate.chat.moderate_cli", "moderate"),
+    ("livegate.retention.cli", "retention"),
+    ("livegate.retention.export_cli", "export"),
 ]
 
 

@@ -19,7 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-_SECRET_FIELDS = {"secret_key", "database_url", "broker_url", "sms_access_key_secret"}
+_SECRET_FIELDS = {"secret_key", "database_url", "broker_url", "sms_access_key_secret", "storage_url"}
 
 
 class Settings(BaseSettings):
@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     public_rtmp_url: str = Field(default="", description="RTMP base shown to publishers; derived if empty.")
     database_url: str = Field(default="", description="SQLAlchemy URL; SQLite in the data dir if empty.")
     broker_url: str = Field(default="memory://", description="memory:// or redis://host:port/db")
+    storage_url: str = Field(default="", description="Object storage: empty for the data dir, or "
+                             "s3://bucket/prefix?endpoint=URL for S3-compatible storage.")
     redis_namespace: str = Field(default="livegate:", description="Prefix of every Redis key and channel.")
     secret_key: SecretStr = Field(default=SecretStr(""), description="Signs sessions; generated if empty.")
     policy_file: Path | None = None

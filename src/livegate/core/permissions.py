@@ -50,6 +50,15 @@ class Permission(StrEnum):
     METRICS_READ = "metrics:read"
     FILING_EXPORT = "filing:export"
     LAWFUL_REQUESTS = "lawful_requests:manage"
+    COMPLAINTS_HANDLE = "complaints:handle"
+    COMPLAINTS_EXPORT = "complaints:export"
+    EMERGENCY_OPERATE = "emergency:operate"
+    DUTY_MANAGE = "duty:manage"
+    # retention (issue 8)
+    LEGAL_HOLD = "legal_hold:manage"
+    INSPECTION_EXPORT = "inspection:export"
+    STORAGE_VIEW = "storage:view"
+    RETENTION_PURGE = "retention:purge"
 
 
 _STAFF_BASE = {Permission.ACCOUNT_SELF, Permission.CONSOLE_VIEW}
@@ -81,6 +90,32 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
                        Permission.IDENTITY_REVIEW}
     ),
 }
+
+# Complaints (Art. 19): everyone who works cases or watches rooms handles them; compliance exports.
+_COMPLAINT_GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.REVIEWER: frozenset({Permission.COMPLAINTS_HANDLE}),
+    Role.PATROL_OFFICER: frozenset({Permission.COMPLAINTS_HANDLE}),
+    Role.CHIEF_EDITOR: frozenset({Permission.COMPLAINTS_HANDLE}),
+    Role.COMPLIANCE_OFFICER: frozenset({Permission.COMPLAINTS_HANDLE, Permission.COMPLAINTS_EXPORT}),
+    Role.ADMINISTRATOR: frozenset({Permission.COMPLAINTS_HANDLE, Permission.COMPLAINTS_EXPORT}),
+}
+ROLE_PERMISSIONS = {role: perms | _COMPLAINT_GRANTS.get(role, frozenset()) for role, perms in ROLE_PERMISSIONS.items()}
+
+# Retention (Art. 16): compliance officers hold and export; administrators run the purge; both see storage.
+_RETENTION_GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.COMPLIANCE_OFFICER: frozenset({Permission.LEGAL_HOLD, Permission.INSPECTION_EXPORT, Permission.STORAGE_VIEW}),
+    Role.ADMINISTRATOR: frozenset({Permission.RETENTION_PURGE, Permission.STORAGE_VIEW}),
+}
+ROLE_PERMISSIONS = {role: perms | _RETENTION_GRANTS.get(role, frozenset()) for role, perms in ROLE_PERMISSIONS.items()}
+
+# Review (Art. 7): emergency switches for the chief editor, compliance and administrators;
+# the duty roster for administrators.
+_REVIEW_GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.CHIEF_EDITOR: frozenset({Permission.EMERGENCY_OPERATE}),
+    Role.COMPLIANCE_OFFICER: frozenset({Permission.EMERGENCY_OPERATE}),
+    Role.ADMINISTRATOR: frozenset({Permission.EMERGENCY_OPERATE, Permission.DUTY_MANAGE}),
+}
+ROLE_PERMISSIONS = {role: perms | _REVIEW_GRANTS.get(role, frozenset()) for role, perms in ROLE_PERMISSIONS.items()}
 
 # Scoped permissions: a room manager holds these only for the rooms named in the grant.
 SCOPED_PERMISSIONS = frozenset({Permission.COMMENTS_MODERATE})

@@ -68,6 +68,7 @@ __all__ = [
     "PublisherRules",
     "RateSpec",
     "Retention",
+    "ReviewRules",
     "RoomExplanation",
     "SanctionStep",
     "Sanctions",
@@ -528,11 +529,37 @@ class CommentRules(_Model):
         return self.per_room.rule("comments.per_room")
 
 
+class ComplaintSurge(_Model):
+    """``reports`` reports on one live room within ``within_minutes`` raise it to the patrol."""
+
+    reports: int = Field(default=5, ge=2, le=10_000)
+    within_minutes: float = Field(default=10, gt=0, le=24 * 60)
+
+
+def _complaints_per_ip() -> RateSpec:
+    return RateSpec(limit=10, per_seconds=3600)
+
+
+def _complaints_per_account() -> RateSpec:
+    return RateSpec(limit=20, per_seconds=3600)
+
+
+class ComplaintIntake(_Model):
+    """Abuse limits on the public intake: reports per IP and per account, and the
+    proof-of-work difficulty (leading zero bits) asked of anonymous reporters."""
+
+    per_ip: RateSpec = Field(default_factory=_complaints_per_ip)
+    per_account: RateSpec = Field(default_factory=_complaints_per_account)
+    challenge_bits: int = Field(default=16, ge=0, le=28)
+
+
 class ComplaintSla(_Model):
     """Article 19: complaints are handled promptly; these are the promises we measure."""
 
     acknowledge_within_hours: float = Field(gt=0)
     decide_within_hours: float = Field(gt=0)
+    surge: ComplaintSurge = Field(default_factory=ComplaintSurge)
+    intake: ComplaintIntake = Field(default_factory=ComplaintIntake)
 
     @model_validator(mode="after")
     def _check(self) -> ComplaintSla:
@@ -561,6 +588,32 @@ class PlatformMark(_Model):
 
     text: str = Field(min_length=1, max_length=64)
     position: Literal["top_left", "top_right", "bottom_left", "bottom_right"] = "top_right"
+
+
+class ReviewRules(_Model):
+    """Content review thresholds (Articles 7, 9): what the machine does with a case's score.
+
+    A case at or above ``auto_action_score`` is acted on at once (a close hash-bank match,
+    within ``hash_exact_distance`` bits, cuts the stream); at or above ``queue_score`` it goes
+    to a person; below, it is recorded and ignored. Priority grows with score and audience.
+    """
+
+    auto_action_score: float = Field(default=95, gt=0, le=100)
+    queue_score: float = Field(default=30, ge=0, le=100)
+    hash_match_distance: int = Field(default=31, ge=0, le=64)
+    hash_exact_distance: int = Field(default=16, ge=0, le=64)
+    hash_min_quality: int = Field(default=50, ge=0, le=100)
+    classifier_threshold: float = Field(default=0.6, gt=0, le=1)
+    emergency_sampling_seconds: float = Field(default=2, gt=0, le=60)
+    audience_weight: float = Field(default=10, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _check(self) -> ReviewRules:
+        if self.queue_score > self.auto_action_score:
+            raise ValueError("queue_score must not exceed auto_action_score")
+        if self.hash_exact_distance > self.hash_match_distance:
+            raise ValueError("hash_exact_distance must not exceed hash_match_distance")
+        return self
 
 
 AgreementParty = Literal["publisher", "audience"]
@@ -613,6 +666,7 @@ class Policy(_Model):
     audio_ident_interval_minutes: int = Field(ge=1, le=120)
     platform_mark: PlatformMark
     agreement_clauses: list[AgreementClause] = Field(min_length=1)
+    review: ReviewRules = Field(default_factory=ReviewRules)
 
     # Cross-field rules are field validators where they can be: a field validator runs as
     # soon as its own field (and the fields before it, via ``info.data``) are valid, so one

@@ -233,6 +233,9 @@ class AccountService:
             details["locked_until"] = account.locked_until.isoformat()
         self.audit.record(s, actor=f"ip:{ip}", action="auth.sign_in_failed", target=f"account:{account.id}",
                           details=details)
+        # retention (issue 8): failed sign-ins are network logs too
+        from livegate.retention.service import record_account_event
+        record_account_event(s, account.id, "sign_in_failed", at=self.clock.now(), ip=ip, detail=why)
         # Commit the failure even though the caller raises: lockout must count.
         s.commit()
 
@@ -256,6 +259,9 @@ class AccountService:
             created_at=now, expires_at=now + self.session_ttl, ip=ip[:64], user_agent=user_agent[:255],
         )
         s.add(ws)
+        # retention (issue 8): the sign-in goes into the account's network log (IP, device)
+        from livegate.retention.service import record_account_event
+        record_account_event(s, account.id, "sign_in", at=now, ip=ip, user_agent=user_agent)
         s.flush()
         return token, ws
 

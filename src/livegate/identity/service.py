@@ -192,6 +192,9 @@ class IdentityModule:
 
     def _store_phone(self, account_id: int, e164: str, index: str, masked: str, actor: str) -> None:
         with self.p.db.session() as s:
+            enforcement = getattr(self.p, "enforcement", None)  # issue 7: blacklist (Art. 15); neutral refusal
+            if enforcement is not None and enforcement.blacklisted(s, phone_index=index):
+                enforcement.refuse_identity(s, account_id=account_id, step="phone_verification")
             other = s.scalar(select(PhoneVerification.account_id).where(
                 PhoneVerification.phone_index == index, PhoneVerification.account_id != account_id))
             if other is not None:
@@ -292,6 +295,9 @@ class IdentityModule:
         if any(r.status in OPEN_STATUSES for r in mine):
             raise VerificationPending()
         doc_index = self.vault.blind_index(normalized, field=FIELD_DOCUMENT_NUMBER)
+        enforcement = getattr(self.p, "enforcement", None)  # issue 7: blacklist (Art. 15); neutral refusal
+        if enforcement is not None and enforcement.blacklisted(s, document_index=doc_index):
+            enforcement.refuse_identity(s, account_id=account_id, step="publisher_verification")
         self._check_duplicates(s, doc_index, account_id)
 
         reasons = [] if check.valid else [check.reason]
@@ -362,6 +368,9 @@ class IdentityModule:
                 key = _PG_IDENTITY_LOCK ^ int(rec.doc_index[:12], 16)
                 s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
             self._check_duplicates(s, rec.doc_index, rec.account_id)
+            enforcement = getattr(self.p, "enforcement", None)  # issue 7: listed after it was submitted
+            if enforcement is not None and enforcement.blacklisted(s, document_index=rec.doc_index):
+                enforcement.refuse_identity(s, account_id=rec.account_id, step="publisher_approval")
             approved = s.scalar(select(func.count(IdentityRecord.id)).where(
                 IdentityRecord.account_id == rec.account_id, IdentityRecord.status == "approved")) or 0
             if approved >= self.p.policy.get().publisher.identities_per_publisher:
