@@ -79,8 +79,6 @@ def _serve_ours(port: int, data_dir: str, ready: Any) -> None:
     from livegate.config import Settings
 
     logging.disable(logging.WARNING)
-    if os.environ.get("BENCH_SWITCH_INTERVAL"):
-        sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
     settings = Settings(data_dir=Path(data_dir), http_port=port, rtmp_port=0, secret_key="bench-secret-" + "x" * 20,
                         policy_file=str(Path(data_dir) / "policy.yaml"), node_name="bench")
     platform = Platform(settings, start_rtmp=False)

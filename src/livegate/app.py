@@ -136,6 +136,7 @@ class Platform:
         self._started = True
         await asyncio.to_thread(self.sync_policy_from_db)
         await self.media.start()
+        await self.chat.start()
         self.scheduler.start()
         self.ready.set()
 
@@ -145,6 +146,7 @@ class Platform:
         self._started = False
         self.ready.clear()
         await self.scheduler.stop()
+        await self.chat.stop()
         await self.media.stop()
         await self.broker.close()
         for t in self._tasks:

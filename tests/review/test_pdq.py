@@ -118,3 +118,31 @@ def test_index_agrees_with_brute_force() -> None:
     assert hits[0] == (42, 0) and hits[1] == (9999, 3)
     idx.remove(42)
     assert [i for i, _ in idx.query(query, 31)] == [9999]
+
+
+def test_banded_downsample_equals_the_four_box_passes() -> None:
+    from livegate.review.signals.pdq import _window, downsample_64, luminance
+
+    rng = np.random.default_rng(5)
+    pic = (rng.random((483, 641, 3)) * 255).astype(np.uint8)
+    luma = luminance(pic).astype(np.float64)
+    buf = luma
+    for _ in range(2):  # the reference's order: along rows, then along columns, twice
+        buf = _box_1d(buf, _window(641, 64), axis=1)
+        buf = _box_1d(buf, _window(483, 64), axis=0)
+    ri = ((np.arange(64) + 0.5) * 483 / 64).astype(np.int64)
+    ci = ((np.arange(64) + 0.5) * 641 / 64).astype(np.int64)
+    assert np.allclose(downsample_64(luma), buf[np.ix_(ri, ci)], atol=1e-3)
+
+
+def test_wide_radius_falls_back_to_a_full_scan() -> None:
+    rng = np.random.default_rng(9)
+    words = rng.integers(0, 2**63, size=(6000, 4), dtype=np.uint64)
+    idx = PdqIndex()
+    idx.add_many(np.arange(6000, dtype=np.int64), words)
+    q = PdqHash(tuple(int(w) for w in words[7]), 100)  # type: ignore[arg-type]
+    far = words[7].copy()
+    far[1] ^= np.uint64((1 << 40) - 1)  # 40 bits away
+    idx.add(77777, PdqHash(tuple(int(w) for w in far), 100))  # type: ignore[arg-type]
+    assert [i for i, _ in idx.query(q, 31)] == [7]
+    assert [i for i, _ in idx.query(q, 40)][:2] == [7, 77777]

@@ -70,6 +70,11 @@ function addToList(c: Comment, fly: boolean): void {
     const li = document.createElement("li");
     li.dataset.id = String(c.id);
     li.dataset.testid = "comment";
+    if (root) {  // the report button (report.ts) attaches to anything carrying these
+      li.dataset.reportTarget = "comment";
+      li.dataset.reportId = String(c.id);
+      li.dataset.reportRoom = root.dataset.room ?? "";
+    }
     if (c.self_only) li.classList.add("self-only");
     const nick = document.createElement("span");
     nick.className = "nick";

@@ -4,7 +4,6 @@ live on every node)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from pathlib import Path
 
@@ -62,7 +61,3 @@ def lexicon_export(data_dir: Path | None = DataDir) -> None:
     """Print the lexicon in service as TSV."""
     p = _platform(data_dir)
     sys.stdout.write(p.chat.current_lexicon_text())
-
-
-def print_json(obj: object) -> None:
-    typer.echo(json.dumps(obj, ensure_ascii=False))

@@ -140,9 +140,7 @@ def _open(p: Platform, room_id: str, cookie: str | None, bearer: str | None) -> 
             principal = p.accounts.resolve_api_token(s, bearer)
         elif cookie:
             principal = p.accounts.resolve_session(s, cookie)
-        from livegate.chat.service import Sender as _Sender
-
-        adm = p.chat._admission(s, room, _Sender(principal))
+        adm = p.chat._admission(s, room, Sender(principal))
         refusal = None
         if adm.refusal is not None:
             refusal = {"code": adm.refusal.rule, "article": adm.refusal.article, "message": adm.refusal.message}

@@ -76,7 +76,7 @@ class RoomHub:
     one per comment, for at most that window of added latency.
     """
 
-    def __init__(self, broker: Broker, *, batch_window: float = 0.1, full_batch_viewers: int = 2000) -> None:
+    def __init__(self, broker: Broker, *, batch_window: float = 0.15, full_batch_viewers: int = 4000) -> None:
         self.broker = broker
         self.batch_window = batch_window
         self.full_batch_viewers = full_batch_viewers
