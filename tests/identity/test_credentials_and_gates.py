@@ -23,7 +23,6 @@ from tests.identity.helpers import (
     verify_phone_directly,
 )
 
-
 ROOM_CHECKS = {"news_plan_approved", "emergency_pause"}
 
 
