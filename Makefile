@@ -18,7 +18,7 @@ test: setup-test
 setup: $(STAMP) $(BUILD)
 
 setup-test: setup
-	@$(BIN)/python -c "import pytest, playwright" 2>/dev/null || $(BIN)/pip install -q -e ".[test]"
+	@$(BIN)/python -c "import pytest, playwright, moto, nudenet" 2>/dev/null || $(BIN)/pip install -q -e ".[test,review-classifier]"
 	@command -v ffmpeg >/dev/null || { echo "installing ffmpeg (Debian)"; (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg) >/dev/null 2>&1 || echo "warning: ffmpeg missing; ffmpeg-client tests will be skipped"; }
 	@command -v chromium >/dev/null || { echo "installing chromium (Debian)"; (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "warning: chromium missing; browser tests will be skipped"; }
 

@@ -38,7 +38,7 @@ class CaseService:
     def __init__(self, platform: Platform) -> None:
         self.p = platform
 
-    def _credit_level(self, s: Session, account_id: int | None) -> str:
+    def credit_level(self, s: Session, account_id: int | None) -> str:
         policy = self.p.policy.get()
         enforcement = getattr(self.p, "enforcement", None)
         if account_id is not None and enforcement is not None and hasattr(enforcement, "credit_level_of"):
@@ -66,7 +66,7 @@ class CaseService:
         if case is None:
             case = ReviewCase(target_type=target_type, target_id=str(target_id), room_id=room_id,
                               account_id=account_id, status="open", score=score, audience=audience,
-                              credit_level=self._credit_level(s, account_id), kinds=[kind], signal_count=0,
+                              credit_level=self.credit_level(s, account_id), kinds=[kind], signal_count=0,
                               created_at=now, updated_at=now)
             s.add(case)
             s.flush()

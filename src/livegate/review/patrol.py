@@ -106,7 +106,7 @@ class PatrolService:
         out: list[dict[str, Any]] = []
         for room in rooms:
             try:
-                level = policy.credit_level_for(policy.credit.scale.start)
+                level = self.p.review.cases.credit_level(s, room.owner_id)
                 expl = policy.explain(room.category, room.viewers or 0, level)
                 tier, why, patrol_required = expl.tier.key, list(expl.reasons), expl.patrol_required
             except Exception:  # noqa: BLE001 - a room in a category the policy dropped

@@ -199,6 +199,7 @@ class ReviewModule:
             if verdict.cut_reason:
                 task = loop.create_task(self._auto_cut(verdict))
                 self.p._tasks.append(task)
+                task.add_done_callback(lambda t: self.p._tasks.remove(t) if t in self.p._tasks else None)
             for listener in list(self.verdict_listeners):
                 listener(verdict)
 
