@@ -27,6 +27,7 @@ class LiveServer:
     url: str
     thread: threading.Thread
     server: uvicorn.Server
+    loop: asyncio.AbstractEventLoop
 
     @property
     def rtmp_port(self) -> int:
@@ -45,13 +46,19 @@ def start_live_server(platform: Platform) -> LiveServer:
     app = create_app(platform)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="websockets"))
 
+    loop = asyncio.new_event_loop()
+
     def run() -> None:
-        asyncio.run(server.serve(sockets=[sock]))
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(server.serve(sockets=[sock]))
+        finally:
+            loop.close()
 
     thread = threading.Thread(target=run, name="live-server", daemon=True)
     thread.start()
     assert platform.ready.wait(30), "platform did not start"
-    return LiveServer(platform, f"http://127.0.0.1:{port}", thread, server)
+    return LiveServer(platform, f"http://127.0.0.1:{port}", thread, server, loop)
 
 
 def stop_live_server(live: LiveServer) -> None:
