@@ -206,3 +206,21 @@ def test_audio_only_streams_go_live(live: LiveServer, audio_only: bool) -> None:
         proc.kill()
         proc.wait()
     _ = time
+
+
+def test_a_room_that_grows_into_a_bigger_tier_is_sampled_faster_while_live(live: LiveServer) -> None:
+    use_policy(live.platform, education={"broadcast_delay_seconds": 0, "frame_sampling_seconds": 30})
+    room, key = make_room(live.platform)
+    watch = StreamWatch().attach(live.platform)
+    proc = ffmpeg_publish(live.rtmp_url(key), seconds=30)
+    try:
+        watch.wait_segments(1, room)
+        stream = live.platform.media.live[room].stream
+        assert stream.sample_interval == 30
+        with live.platform.db.session() as s:
+            live.platform.rooms.get(s, room).viewers = 20_000  # the top tier samples every 2 s
+        changed = live.platform.media.retier()
+        assert changed == {room: 2.0} and stream.sample_interval == 2.0
+    finally:
+        proc.kill()
+        proc.wait()

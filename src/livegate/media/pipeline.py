@@ -351,6 +351,19 @@ class LiveStream:
         self._wake.set()
         return True
 
+    def set_sample_interval(self, seconds: float) -> None:
+        """Change the frame tap's period while live (the room changed audience tier, or an
+        emergency raised the sampling rate). Takes effect from the next keyframe."""
+        transcoder = getattr(self, "_transcoder", None)
+        sampler = getattr(transcoder, "sampler", None)
+        if sampler is not None and seconds > 0:
+            sampler.interval = float(seconds)
+
+    @property
+    def sample_interval(self) -> float | None:
+        sampler = getattr(getattr(self, "_transcoder", None), "sampler", None)
+        return float(sampler.interval) if sampler is not None else None
+
     def release_due(self, now: dt.datetime | None = None) -> list[PublishedSegment]:
         """Publish every held segment whose delay has passed at ``now`` (default: the clock's now)."""
         now = now or self.clock.now()
@@ -583,7 +596,8 @@ class LiveStream:
         container = av.open(feed, "r", format="flv",
                             options={"probesize": probesize, "analyzeduration": "0", "fpsprobesize": "0"})
         try:
-            _Transcoder(self, container).run()
+            self._transcoder = _Transcoder(self, container)
+            self._transcoder.run()
         finally:
             container.close()
         if feed.error is not None:

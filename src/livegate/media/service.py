@@ -336,11 +336,32 @@ class MediaService:
                     totals = await asyncio.to_thread(write_presence, self.p, counts)
                     for room, total in totals.items():
                         await self.hub.send_local(room, {"type": "viewers", "count": total})
+                if self.live:
+                    await asyncio.to_thread(self.retier)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("presence update failed")
             await asyncio.sleep(2.0)
+
+    def retier(self) -> dict[str, float]:
+        """Re-apply the policy to rooms live on this node: a room whose audience moved to another
+        tier (or under an emergency's raised sampling) gets its new frame-sampling interval now.
+        Delay and mark stay as admitted: changing them mid-stream would tear the playlist."""
+        changed: dict[str, float] = {}
+        with self.p.db.session() as s:
+            for room_id, entry in list(self.live.items()):
+                room = s.get(Room, room_id)
+                if room is None:
+                    continue
+                wanted = self.settings_for(room, s).sample_interval_seconds
+                current = entry.stream.sample_interval
+                if wanted and current is not None and abs(current - wanted) > 1e-6:
+                    entry.stream.set_sample_interval(wanted)
+                    changed[room_id] = wanted
+        for room_id, seconds in changed.items():
+            log.info("room %s now sampled every %g s", room_id, seconds)
+        return changed
 
     def hls_path(self, room: str, name: str) -> Path:
         return self.layout.hls_dir(room) / name
