@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     sms_sign_name: str = ""
     sms_template_code: str = ""
     sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
-    control_poll_seconds: float = Field(default=0.25, gt=0, le=10)
+    control_poll_seconds: float = Field(default=0.5, gt=0, le=10)
 
     @field_validator("data_dir")
     @classmethod
