@@ -41,7 +41,8 @@ async function load(): Promise<void> {
 }
 
 document.addEventListener("livegate:room-event", (ev) => {
-  const msg = (ev as CustomEvent).detail as { type: string; post?: Post };
+  const msg = (ev as CustomEvent).detail as { type: string; post?: Post; id?: number };
   if (msg.type === "post" && msg.post) renderPost(msg.post);
+  if (msg.type === "post_removed") postList?.querySelector(`li[data-id="${msg.id}"]`)?.remove();
 });
 void load().catch(() => undefined);

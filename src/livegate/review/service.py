@@ -417,6 +417,31 @@ class ReviewModule:
             await self.p.media.hub.publish(room_id, {"type": "post", "post": view})
         return view
 
+    async def remove_account_posts(self, account_id: int, *, actor: str, reason: str) -> int:
+        """Take an account's image-text posts off every public surface (a sanction, Art. 14);
+        the rows stay for retention, marked ``removed``. Viewers drop them at once."""
+        from sqlalchemy import select
+
+        from livegate.review.models import ImageTextPost
+
+        def write() -> list[tuple[int, str]]:
+            with self.p.db.session() as s:
+                posts = list(s.scalars(select(ImageTextPost).where(ImageTextPost.account_id == account_id,
+                                                                   ImageTextPost.status.in_(("published", "pending")))))
+                for post in posts:
+                    post.status = "removed"
+                    post.decided_by = actor
+                    post.decided_at = self.p.clock.now()
+                if posts:
+                    self.p.audit.record(s, actor=actor, action="review.posts_removed", target=f"account:{account_id}",
+                                        reason=reason, details={"posts": [x.id for x in posts]})
+                return [(x.id, x.room_id) for x in posts]
+
+        removed = await asyncio.to_thread(write)
+        for post_id, room_id in removed:
+            await self.p.media.hub.publish(room_id, {"type": "post_removed", "id": post_id})
+        return len(removed)
+
     async def decide_post(self, post_id: int, *, approve: bool, actor: str, reason: str) -> dict[str, Any]:
         def write() -> dict[str, Any]:
             with self.p.db.session() as s:
