@@ -202,7 +202,13 @@ function connect(room: string): void {
       handle(msg);
     }
   });
-  ws.addEventListener("close", () => {
+  ws.addEventListener("close", (ev) => {
+    if (ev.code === 4429) {  // the room is at the audience its publisher's credit level allows
+      const notice = document.querySelector<HTMLElement>("[data-testid=notice]");
+      if (notice) notice.textContent = ev.reason || "This room is full right now; try again later.";
+      stop("room full");
+      return;
+    }
     if (document.body.dataset.cutoff !== "true") setTimeout(() => connect(room), 2000);
   });
   (window as unknown as { livegateWs?: WebSocket }).livegateWs = ws;

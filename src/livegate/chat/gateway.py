@@ -128,6 +128,7 @@ class _Opening:
     modes: RoomModes
     recent: list[dict[str, Any]]
     max_length: int
+    audience_cap: int | None = None
 
 
 def _open(p: Platform, room_id: str, cookie: str | None, bearer: str | None) -> _Opening | None:
@@ -144,8 +145,10 @@ def _open(p: Platform, room_id: str, cookie: str | None, bearer: str | None) -> 
         refusal = None
         if adm.refusal is not None:
             refusal = {"code": adm.refusal.rule, "article": adm.refusal.article, "message": adm.refusal.message}
+        enforcement = getattr(p, "enforcement", None)  # the owner's credit level caps the audience (Art. 15)
+        cap = enforcement.audience_cap(s, room.owner_id) if enforcement is not None else None
         return _Opening(room.blocked, room.viewers, principal, refusal, adm.modes,
-                        p.chat.recent(s, room_id, 30), p.policy.get().comments.max_length)
+                        p.chat.recent(s, room_id, 30), p.policy.get().comments.max_length, cap)
 
 
 async def serve_room_socket(ws: WebSocket, room_id: str) -> None:
@@ -161,10 +164,13 @@ async def serve_room_socket(ws: WebSocket, room_id: str) -> None:
     if opening is None:
         await ws.close(4404, "no such room")
         return
-    await ws.accept()
     principal = opening.principal
-    viewer = SocketViewer(ws, principal.account_id if principal else None,
-                          moderator=p.chat.is_moderator(principal, room_id))
+    moderator = p.chat.is_moderator(principal, room_id)
+    if opening.audience_cap is not None and opening.viewers >= opening.audience_cap and not moderator:
+        await ws.close(4429, "this room has reached the audience its publisher's credit level allows")
+        return
+    await ws.accept()
+    viewer = SocketViewer(ws, principal.account_id if principal else None, moderator=moderator)
     writer = asyncio.create_task(viewer.run_writer(), name=f"ws-writer-{room_id}")
     viewer.reply({"type": "hello", "room": room_id, "protocol": PROTOCOL_VERSION, "viewers": opening.viewers,
                   "you": {"account": principal.account_id if principal else None,
