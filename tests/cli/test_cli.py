@@ -58,9 +58,14 @@ def test_config_show_redacts_secrets(tmp_path: Path) -> None:
 def test_config_from_a_toml_file(tmp_path: Path) -> None:
     cfg = tmp_path / "livegate.toml"
     cfg.write_text('rtmp_port = 11935\nlog_json = true\n')
-    r = runner.invoke(app, ["config", "show", "--data-dir", str(tmp_path)], env={"LIVEGATE_CONFIG": str(cfg)})
+    # the environment outranks the file, so clear what a caller (newcomer-check sets ports) may have set
+    env = {"LIVEGATE_CONFIG": str(cfg), "LIVEGATE_RTMP_PORT": None, "LIVEGATE_LOG_JSON": None}
+    r = runner.invoke(app, ["config", "show", "--data-dir", str(tmp_path)], env=env)  # type: ignore[arg-type]
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["rtmp_port"] == 11935
+    r = runner.invoke(app, ["config", "show", "--data-dir", str(tmp_path)],
+                      env={**env, "LIVEGATE_RTMP_PORT": "2935"})  # type: ignore[dict-item]
+    assert json.loads(r.output)["rtmp_port"] == 2935  # environment over file
 
 
 def test_user_create_prints_a_generated_password_once_and_audits(platform: Platform) -> None:

@@ -3,6 +3,7 @@ decoded, viewers hold real WebSockets, and a cut-off reaches all of them."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import threading
@@ -84,7 +85,9 @@ def test_cutoff_closes_the_publisher_ends_the_playlist_410s_segments_and_tells_v
     create_account(live.platform, "officer", Role.PATROL_OFFICER)
     watch = StreamWatch().attach(live.platform)
     proc = ffmpeg_publish(live.rtmp_url(key), seconds=60)
-    viewers = [ws_connect(f"ws://127.0.0.1:{live.url.rsplit(':', 1)[1]}/ws/rooms/{room}") for _ in range(3)]
+    stack = contextlib.ExitStack()
+    viewers = [stack.enter_context(ws_connect(f"ws://127.0.0.1:{live.url.rsplit(':', 1)[1]}/ws/rooms/{room}"))
+               for _ in range(3)]
     try:
         for v in viewers:
             assert json.loads(v.recv(10))["type"] == "hello"
@@ -112,8 +115,7 @@ def test_cutoff_closes_the_publisher_ends_the_playlist_410s_segments_and_tells_v
     finally:
         proc.kill()
         proc.wait()
-        for v in viewers:
-            v.close()
+        stack.close()
     with live.platform.db.session() as s:
         from livegate.core.models import AuditEntry
 
