@@ -139,6 +139,8 @@ class EditorialService:
             if acc is None:
                 raise NotFound("no such account")
             acc.nickname = change.new_text[:64]
+        elif change.field not in ("room_cover", "avatar"):  # images are served from the change row itself
+            raise ValidationFailed("unknown profile field", field="field")
         change.status = "applied"
         change.decided_by, change.decided_at = actor, self.p.clock.now()
         self.p.audit.record(s, actor=actor, action="profile.change_applied",

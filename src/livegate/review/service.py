@@ -492,5 +492,43 @@ class ReviewModule:
                             details={"change": change.id})
         return change
 
+    def request_profile_image(self, s: Session, *, account_id: int, field: str, target_id: str, data: bytes,
+                              content_type: str, actor: str) -> ProfileChange:
+        """Covers and avatars pass the image signals (hash bank, classifier) before they are shown:
+        a clean picture is applied at once, anything flagged waits for a reviewer. The upload is
+        decoded, bounded and re-encoded first (metadata dropped), as identity photos are."""
+        from livegate.identity.photos import clean_photo
+
+        if field not in ("room_cover", "avatar"):
+            raise ValidationFailed("field must be room_cover or avatar", field="field")
+        if field == "room_cover":
+            self.editorial.owned_room(s, target_id, account_id)
+        photo = clean_photo(data, content_type)
+        change = ProfileChange(account_id=account_id, field=field, target_id=target_id, new_text="",
+                               new_image=photo.data, status="pending", created_at=self.p.clock.now())
+        s.add(change)
+        s.flush()
+        findings = self.check_image(photo.data)
+        if not findings:
+            self.editorial.apply_profile_change(s, change, actor="system:review")
+            return change
+        for f in findings:
+            change.case_id = self.add_signal(
+                s, kind=f.signal, target_type="profile", target_id=change.id,
+                score=max(f.score, self.p.policy.get().review.queue_score), account_id=account_id,
+                room_id=target_id if field == "room_cover" else None,
+                evidence={"field": field, "label": f.label, **f.details})
+        self.p.audit.record(s, actor=actor, action="profile.change_held", target=f"{field}:{target_id}",
+                            details={"change": change.id})
+        return change
+
+    def current_image(self, s: Session, field: str, target_id: str) -> bytes | None:
+        """The newest reviewed-and-applied cover or avatar, or None."""
+        from sqlalchemy import select
+
+        return s.scalar(select(ProfileChange.new_image).where(
+            ProfileChange.field == field, ProfileChange.target_id == target_id, ProfileChange.status == "applied",
+            ProfileChange.new_image.is_not(None)).order_by(ProfileChange.id.desc()).limit(1))
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

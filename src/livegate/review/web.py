@@ -10,7 +10,7 @@ import binascii
 import datetime as dt
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, File, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -508,3 +508,57 @@ def studio_review(request: Request, principal: Principal = requires(Permission.S
                                   .order_by(PublisherWarning.id.desc()).limit(50)))
         rooms = p.rooms.rooms_of(s, principal.account_id)
         return render(request, "review/studio.html", warnings=warnings, rooms=rooms)
+
+
+# --- covers and avatars, reviewed before they are shown (Art. 7) -------------------------------
+_MAX_PROFILE_IMAGE = 5 * 1024 * 1024 + 1
+
+
+@router.post(f"{API}/me/avatar", status_code=201)
+async def upload_avatar(request: Request, file: UploadFile = File(...),
+                        principal: Principal = requires(Permission.ACCOUNT_SELF)) -> dict[str, Any]:
+    p = platform_of(request)
+    data = await file.read(_MAX_PROFILE_IMAGE)
+
+    def write() -> dict[str, Any]:
+        with p.db.session() as s:
+            change = p.review.request_profile_image(
+                s, account_id=principal.account_id, field="avatar", target_id=str(principal.account_id), data=data,
+                content_type=file.content_type or "", actor=principal.actor)
+            return {"change": change.id, "status": change.status}
+
+    return await asyncio.to_thread(write)
+
+
+@router.post(f"{API}/studio/rooms/{{room_id}}/cover", status_code=201)
+async def upload_cover(request: Request, room_id: str, file: UploadFile = File(...),
+                       principal: Principal = requires(Permission.STUDIO_USE)) -> dict[str, Any]:
+    p = platform_of(request)
+    data = await file.read(_MAX_PROFILE_IMAGE)
+
+    def write() -> dict[str, Any]:
+        with p.db.session() as s:
+            change = p.review.request_profile_image(
+                s, account_id=principal.account_id, field="room_cover", target_id=room_id, data=data,
+                content_type=file.content_type or "", actor=principal.actor)
+            return {"change": change.id, "status": change.status}
+
+    return await asyncio.to_thread(write)
+
+
+def _image_response(p: Any, field: str, target_id: str) -> Response:
+    with p.db.session() as s:
+        image = p.review.current_image(s, field, target_id)
+    if image is None:
+        raise NotFound("no reviewed image")
+    return Response(image, media_type="image/jpeg", headers={"cache-control": "public, max-age=60"})
+
+
+@router.get(f"{API}/accounts/{{account_id}}/avatar", dependencies=[PUBLIC])
+def avatar(request: Request, account_id: int) -> Response:
+    return _image_response(platform_of(request), "avatar", str(account_id))
+
+
+@router.get(f"{API}/rooms/{{room_id}}/cover", dependencies=[PUBLIC])
+def cover(request: Request, room_id: str) -> Response:
+    return _image_response(platform_of(request), "room_cover", room_id)
