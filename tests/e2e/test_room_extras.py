@@ -20,6 +20,8 @@ def test_news_source_and_image_text_posts_on_the_viewer_page(live: LiveServer, b
         plan_id = plan.id
     with p.db.session() as s:
         p.review.editorial.decide_plan(s, plan_id, approve=True, reason="ok", actor="test:editor")
+    with p.db.session() as s:
+        assert "Xinhua News Agency" in p.media.settings_for(p.rooms.get(s, room_id), s).news_source
     page = browser.new_page()
     page.goto(f"{live.url}/r/{room_id}")
     page.wait_for_selector("[data-testid=news-source]:not([hidden])", timeout=10_000)

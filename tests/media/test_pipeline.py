@@ -325,3 +325,14 @@ def test_a_refused_stream_is_still_recorded_in_full(tmp_path: Path) -> None:
     assert recorded == vp6
     index = json.loads(MediaLayout(tmp_path).recording_index("101", "s1").read_text())
     assert (index["end_reason"], index["end_code"], index["tags"]) == ("unsupported", "media_unsupported", 30)
+
+
+def test_a_reprinted_news_source_travels_in_the_playlist(tmp_path: Path) -> None:
+    """Art. 10: the source is carried with the stream itself, for any player or re-streamer."""
+    import dataclasses
+
+    settings = dataclasses.replace(BASE, news_source="Xinhua News Agency · CCTV")
+    run(tmp_path, settings=settings)
+    text = MediaLayout(tmp_path).playlist("101").read_text()
+    assert 'CLASS="com.livegate.news-source"' in text
+    assert 'X-LIVEGATE-NEWS-SOURCE="Xinhua News Agency · CCTV"' in text

@@ -288,6 +288,10 @@ class LiveStream:
                 mark_daterange(session=self.session, start=self.started_at, text=settings.mark_text,
                                room=self.room, mark_uri=self.layout.mark_image(self.room).name),
             )
+        if settings.news_source:
+            dateranges += (DateRange(id=f"news-source-{self.session}", cls="com.livegate.news-source",
+                                     start=self.started_at,
+                                     attributes=(("LIVEGATE-NEWS-SOURCE", settings.news_source),)),)
         self._playlist = LivePlaylist(self.layout.playlist(self.room), window=settings.playlist_window,
                                       segment_seconds=settings.segment_seconds, dateranges=dateranges)
 

@@ -201,7 +201,26 @@ class MediaService:
             sample_interval_seconds=sample,
             audio_ident_interval_seconds=float(policy.audio_ident_interval_minutes * 60),
             replay=category.replay_allowed,
+            news_source=self._news_source(room, s),
         )
+
+    def _news_source(self, room: Room, s: Session | None) -> str:
+        """The approved news plan's sources, for the playlist's metadata (Art. 10)."""
+        editorial = getattr(getattr(self.p, "review", None), "editorial", None)
+        if editorial is None or not hasattr(editorial, "approved_plan"):
+            return ""
+
+        def read(session: Session) -> str:
+            plan = editorial.approved_plan(session, room.id)
+            if plan is None:
+                return ""
+            parts = [plan.reprint_source, *(plan.sources or [])]
+            return " · ".join(x for x in parts if x)[:300]
+
+        if s is not None:
+            return read(s)
+        with self.p.db.session() as own:
+            return read(own)
 
     # -- pipeline callbacks (on the loop) -------------------------------------------------
     def _on_segment(self, segment: PublishedSegment) -> None:

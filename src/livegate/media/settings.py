@@ -97,6 +97,7 @@ class MediaSettings:
     replay: bool = True
     encoder: EncoderSettings = field(default_factory=EncoderSettings)
     font_path: str | None = None
+    news_source: str = ""  # reprinted news: carried in the playlist as timed metadata (Art. 10)
     max_buffer_bytes: int = 64 * 1024 * 1024
     jpeg_quality: int = 85
 
