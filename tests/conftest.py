@@ -149,3 +149,16 @@ def sign_in_http(http: Any, username: str, password: str = PASSWORD) -> dict[str
 def admin(platform: Platform, client: TestClient) -> As:
     create_account(platform, "root-admin", Role.ADMINISTRATOR)
     return sign_in(client, "root-admin")
+
+
+# Two compliance officers: four-eyes decisions (lawful requests, blacklist) need both.
+@pytest.fixture
+def officer(platform: Platform, client: TestClient) -> As:
+    create_account(platform, "officer-1", Role.COMPLIANCE_OFFICER)
+    return sign_in(client, "officer-1")
+
+
+@pytest.fixture
+def officer2(platform: Platform, client: TestClient) -> As:
+    create_account(platform, "officer-2", Role.COMPLIANCE_OFFICER)
+    return sign_in(client, "officer-2")

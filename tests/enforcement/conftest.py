@@ -11,8 +11,7 @@ from fastapi.testclient import TestClient
 from livegate.app import Platform, create_app
 from livegate.config import Settings
 from livegate.core.clock import ManualClock
-from livegate.core.permissions import Role
-from tests.conftest import As, create_account, make_platform, sign_in
+from tests.conftest import make_platform
 
 
 @pytest.fixture
@@ -31,15 +30,3 @@ def platform(settings: Settings, clock: ManualClock) -> Iterator[Platform]:
 def client(platform: Platform) -> Iterator[TestClient]:
     with TestClient(create_app(platform)) as c:
         yield c
-
-
-@pytest.fixture
-def officer(platform: Platform, client: TestClient) -> As:
-    create_account(platform, "officer-1", Role.COMPLIANCE_OFFICER)
-    return sign_in(client, "officer-1")
-
-
-@pytest.fixture
-def officer2(platform: Platform, client: TestClient) -> As:
-    create_account(platform, "officer-2", Role.COMPLIANCE_OFFICER)
-    return sign_in(client, "officer-2")

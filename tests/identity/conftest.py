@@ -41,18 +41,6 @@ def reviewer(platform: Platform, client: TestClient) -> As:
 
 
 @pytest.fixture
-def officer(platform: Platform, client: TestClient) -> As:
-    create_account(platform, "officer-1", Role.COMPLIANCE_OFFICER)
-    return sign_in(client, "officer-1")
-
-
-@pytest.fixture
-def officer2(platform: Platform, client: TestClient) -> As:
-    create_account(platform, "officer-2", Role.COMPLIANCE_OFFICER)
-    return sign_in(client, "officer-2")
-
-
-@pytest.fixture
 def admin(platform: Platform, client: TestClient) -> As:
     create_account(platform, "admin-1", Role.ADMINISTRATOR)
     return sign_in(client, "admin-1")
