@@ -54,14 +54,18 @@ def free_port() -> int:
     return port
 
 
-def bench_policy(**category: Any) -> str:
-    """The default policy with the education category tuned for the benchmark."""
+def bench_policy(*, tier_sampling_seconds: float | None = None, **category: Any) -> str:
+    """The default policy with the education category tuned for the benchmark; the audience
+    tiers' own frame sampling can be set too (the shorter of category and tier applies)."""
     import yaml
 
     from livegate.core.policy import default_policy_text
 
     doc = yaml.safe_load(default_policy_text())
     doc["categories"]["education"].update(category)
+    if tier_sampling_seconds is not None:
+        for tier in doc["audience_tiers"]:
+            tier["sampling_seconds"] = tier_sampling_seconds
     return yaml.safe_dump(doc, allow_unicode=True)
 
 

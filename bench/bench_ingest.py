@@ -77,8 +77,10 @@ def run_nginx(streams: int, seconds: int, src: Path) -> float:
 
 def run_livegate(streams: int, seconds: int, src: Path, sampling: bool) -> float:
     data = Path(tempfile.mkdtemp(prefix="livegate-bench-"))
+    # Sampler "off": one frame when the stream starts (before the window), none after it.
     policy = bench_policy(watermark_mode="overlay", broadcast_delay_seconds=0,
-                          frame_sampling_seconds=10 if sampling else 600)
+                          frame_sampling_seconds=10 if sampling else 600,
+                          tier_sampling_seconds=None if sampling else 600)
     info = seed(data, streams, policy)
     server = Server(data)
     server.start()

@@ -304,8 +304,8 @@ class ChatModule:
                 log.exception("lexicon poll failed")
 
     def _newest_lexicon_id(self) -> int:
-        with self.p.db.session() as s:
-            return int(s.scalar(select(func.max(LexiconVersion.id))) or 0)
+        with self.p.db.read() as conn:
+            return int(conn.scalar(select(func.max(LexiconVersion.id))) or 0)
 
     def moderate(self, text: str) -> ModerationDecision:
         return self.slot.moderate(text)

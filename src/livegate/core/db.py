@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -79,11 +79,18 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             # Take the write lock at BEGIN so read-then-write transactions (the audit chain)
-            # serialise instead of failing on lock upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # serialise instead of failing on lock upgrade. Reads (Database.read) don't: in
+            # WAL mode they see a snapshot and never wait for a writer.
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN DEFERRED")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
     return engine
+
+
+READ_ONLY = "livegate_read_only"
 
 
 class Database:
@@ -108,6 +115,20 @@ class Database:
             except BaseException:
                 s.rollback()
                 raise
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction on a plain connection, for frequent small polls: no ORM
+        session, and on SQLite no write lock (a poll never waits for, or holds up, a writer)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                yield conn
+
+    @property
+    def reads_locally(self) -> bool:
+        """Whether a small read is a local file read (SQLite), cheap enough for the event loop."""
+        return self.dialect == "sqlite"
 
     def dispose(self) -> None:
         self.engine.dispose()

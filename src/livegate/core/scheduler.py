@@ -4,6 +4,11 @@ Each job has a row in ``scheduler_leases``. A node runs a job only after winning
 with a conditional UPDATE (lease free or expired, and the interval since the last run
 elapsed), so two nodes never run the same job for the same period. Time comes from the
 clock passed in; tests call :meth:`Scheduler.tick` with a moved clock instead of waiting.
+
+The running loop does not try every job every tick (a write per job per second, on every
+node): it reads all leases in one query, tries only the jobs that could be due, and sleeps
+until the earliest one can be (at most ``max_sleep_seconds``, so a job another node runs,
+or a lease someone clears by hand, is seen within that time).
 """
 
 from __future__ import annotations
@@ -35,11 +40,13 @@ class Job:
 
 
 class Scheduler:
-    def __init__(self, db: Database, clock: Clock, node: str, *, tick_seconds: float = 1.0) -> None:
+    def __init__(self, db: Database, clock: Clock, node: str, *, tick_seconds: float = 1.0,
+                 max_sleep_seconds: float = 30.0) -> None:
         self.db = db
         self.clock = clock
         self.node = node
         self.tick_seconds = tick_seconds
+        self.max_sleep_seconds = max_sleep_seconds
         self.jobs: dict[str, Job] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -77,10 +84,34 @@ class Scheduler:
                 .values(holder="", lease_until=now, last_run_at=now, last_status=status[:255])
             )
 
-    async def tick(self) -> list[str]:
-        """Run every due job this node wins; return their names."""
+    def _due_jobs(self) -> tuple[list[Job], float]:
+        """Jobs that may be due now (by their lease rows), and seconds until the next may be."""
+        now = self.clock.now()
+        table = SchedulerLease.__table__
+        with self.db.read() as conn:
+            rows = {r.job: r for r in conn.execute(select(table).where(table.c.job.in_(list(self.jobs))))}
+        due: list[Job] = []
+        wait = self.max_sleep_seconds
+        for job in self.jobs.values():
+            row = rows.get(job.name)
+            if row is None:
+                due.append(job)
+                continue
+            ready_at = now
+            if row.last_run_at is not None:
+                ready_at = max(ready_at, row.last_run_at + job.interval)
+            if row.holder:
+                ready_at = max(ready_at, row.lease_until)
+            if ready_at <= now:
+                due.append(job)
+            else:
+                wait = min(wait, (ready_at - now).total_seconds())
+        return due, max(self.tick_seconds, wait)
+
+    async def tick(self, jobs: list[Job] | None = None) -> list[str]:
+        """Run every due job this node wins (of ``jobs``, default all); return their names."""
         ran: list[str] = []
-        for job in list(self.jobs.values()):
+        for job in list(self.jobs.values()) if jobs is None else jobs:
             if not await asyncio.to_thread(self._try_acquire, job):
                 continue
             try:
@@ -98,11 +129,15 @@ class Scheduler:
 
     async def _loop(self) -> None:
         while True:
+            wait = self.tick_seconds
             try:
-                await self.tick()
+                due, wait = await asyncio.to_thread(self._due_jobs)
+                if due:
+                    await self.tick(due)
+                    wait = self.tick_seconds  # look again soon: a job may have lost a race
             except Exception:
                 log.exception("scheduler tick failed")
-            await asyncio.sleep(self.tick_seconds)
+            await asyncio.sleep(wait)
 
     def start(self) -> None:
         if self._task is None:

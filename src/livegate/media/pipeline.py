@@ -84,7 +84,7 @@ from livegate.media.layout import MediaLayout, atomic_write, read_marker, write_
 from livegate.media.recorder import Recorder
 from livegate.media.replay import write_replay
 from livegate.media.sampler import AudioChunk, AudioTap, FrameSampler, SampledFrame
-from livegate.media.segmenter import FinishedSegment, Segmenter
+from livegate.media.segmenter import FinishedSegment, Segmenter, _seconds
 from livegate.media.settings import MediaSettings, check_id
 from livegate.media.types import MediaMessage
 from livegate.media.watermark import MarkBurner, mark_daterange, mark_png, render_mark
@@ -102,6 +102,10 @@ MAX_DECODE_ERRORS = 25
 #: Copy mode: the frame tap's keyframes are the only pictures decoded; this many in a row
 #: that give no picture end the stream as corrupt.
 MAX_SAMPLE_FAILURES = 3
+#: FLV codec ids of what the direct copy path takes: H.264 video, AAC audio.
+FLV_AVC = 7
+FLV_AAC = 10
+FLV_TIME_BASE = Fraction(1, 1000)
 #: Bytes counted per message on top of its payload, for the input buffer limit.
 MESSAGE_OVERHEAD = 64
 
@@ -182,7 +186,16 @@ class _Sentinel:
         self.reason = reason
 
 
-_Item = MediaMessage | dict[str, Any] | _Sentinel
+class _SampleJob:
+    """Inline mode: a keyframe for the frame tap, decoded on the worker, off the event loop."""
+
+    __slots__ = ("packet",)
+
+    def __init__(self, packet: av.Packet) -> None:
+        self.packet = packet
+
+
+_Item = MediaMessage | dict[str, Any] | _Sentinel | _SampleJob
 
 
 @dataclass(slots=True)
@@ -217,6 +230,8 @@ class _FlvFeed:
                 return b""
             if isinstance(item, dict):
                 stream._metadata.update(item)
+                continue
+            if isinstance(item, _SampleJob):  # inline mode only; never queued in this one
                 continue
             try:
                 self._buf += stream._accept(item)
@@ -259,6 +274,11 @@ class LiveStream:
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._queued_bytes = 0
         self._queue_lock = threading.Lock()
+        #: Inline mode (see :meth:`_hand_over`): ``on_media`` does the per-message work itself,
+        #: under this lock, instead of queueing it for the worker.
+        self._ingest_lock = threading.RLock()
+        self._inline = False
+        self._inline_error: MediaError | None = None
         self._lock = threading.RLock()  # publication state: delay line, playlist, cut-off
         self._ingest_closed = False
         self._end_detail = ""
@@ -303,8 +323,13 @@ class LiveStream:
     # -- StreamSink (event loop; must not block) ---------------------------------------
 
     def on_metadata(self, metadata: dict[str, Any]) -> None:
-        if not self._ingest_closed:
-            self._queue.put(dict(metadata))
+        if self._ingest_closed:
+            return
+        with self._ingest_lock:
+            if self._inline:
+                self._metadata.update(metadata)
+            else:
+                self._queue.put(dict(metadata))
 
     def on_media(self, message: MediaMessage) -> None:
         if self._ingest_closed:
@@ -314,21 +339,28 @@ class LiveStream:
             self._first_wall = self.clock.now()
             self._first_ts_ms = message.timestamp_ms
         size = len(message.payload) + MESSAGE_OVERHEAD
-        with self._queue_lock:
-            over = self._queued_bytes + size > self.settings.max_buffer_bytes
-            if not over:
-                self._queued_bytes += size
-        if over:
-            self._overloaded()
-            return
-        self._queue.put(message)
+        with self._ingest_lock:
+            if self._inline and size <= self.settings.max_buffer_bytes:
+                self._push_inline(message)
+                return
+            with self._queue_lock:
+                over = self._queued_bytes + size > self.settings.max_buffer_bytes
+                if not over:
+                    self._queued_bytes += size
+            if over:
+                self._inline = False
+                self._overloaded()
+                return
+            self._queue.put(message)
 
     def on_end(self, reason: str) -> None:
         if self._ingest_closed:
             return
-        self._ingest_closed = True
-        self._end_detail = reason
-        self._queue.put(_Sentinel("end", reason))
+        with self._ingest_lock:
+            self._ingest_closed = True
+            self._inline = False
+            self._end_detail = reason
+            self._queue.put(_Sentinel("end", reason))
 
     # -- control -----------------------------------------------------------------------
 
@@ -351,6 +383,8 @@ class LiveStream:
                 held.path.unlink(missing_ok=True)
                 self._withheld += 1
         self._ingest_closed = True
+        with self._ingest_lock:  # waits for a message being processed inline, if any
+            self._inline = False
         self._queue.put(_Sentinel("cutoff", reason))
         self._wake.set()
         return True
@@ -529,7 +563,7 @@ class LiveStream:
                 break
             if isinstance(item, dict):
                 self._metadata.update(item)
-            else:
+            elif isinstance(item, MediaMessage):
                 buffered.append(item)
                 if item.kind in ("audio", "video"):
                     media_count += 1
@@ -586,19 +620,26 @@ class LiveStream:
 
     def _demux(self, tracks: _Tracks) -> None:
         initial = bytearray(file_header(audio=tracks.audio, video=tracks.video))
+        demuxed: list[MediaMessage] = []
         for i, message in enumerate(tracks.buffered):
             try:
-                initial += self._accept(message)
+                tag = self._accept(message)
             except MediaError:
                 for rest in tracks.buffered[i + 1 :]:  # refused, but received: still recorded
                     self._record_only(rest)
                 raise
+            if tag:
+                initial += tag
+                demuxed.append(message)
+        probesize = "32768" if tracks.audio and tracks.video else "4096"
+        options = {"probesize": probesize, "analyzeduration": "0", "fpsprobesize": "0"}
+        if self._direct_copy(tracks):
+            self._demux_direct(tracks, demuxed, bytes(initial), options)
+            return
         feed = _FlvFeed(self, bytes(initial))
         if tracks.ended:
             self._queue.put(_Sentinel("end", self._end_detail))  # read() ends after the buffer
-        probesize = "32768" if tracks.audio and tracks.video else "4096"
-        container = av.open(feed, "r", format="flv",
-                            options={"probesize": probesize, "analyzeduration": "0", "fpsprobesize": "0"})
+        container = av.open(feed, "r", format="flv", options=options)
         try:
             self._transcoder = _Transcoder(self, container)
             self._transcoder.run()
@@ -606,6 +647,111 @@ class LiveStream:
             container.close()
         if feed.error is not None:
             raise feed.error
+
+    # -- copy mode without the FLV demuxer ---------------------------------------------
+
+    def _direct_copy(self, tracks: _Tracks) -> bool:
+        """Whether this stream's packets can be cut straight from its messages: copy mode
+        (no burned-in mark, no audio ident), legacy-framed H.264 and AAC. Anything else goes
+        through FFmpeg's FLV demuxer on the worker."""
+        if tracks.video and self.settings.mark_mode == "burn":
+            return False
+        if tracks.audio and not tracks.video and self.settings.audio_ident_interval_seconds is not None:
+            return False
+        for message in tracks.buffered:
+            body = message.payload
+            if message.kind == "video" and (len(body) < 2 or body[0] & 0x80 or body[0] & 0x0F != FLV_AVC):
+                return False
+            if message.kind == "audio" and (not body or body[0] >> 4 != FLV_AAC):
+                return False
+        return True
+
+    def _demux_direct(self, tracks: _Tracks, demuxed: list[MediaMessage], initial: bytes,
+                      options: dict[str, str]) -> None:
+        """Copy mode, as :meth:`_demux` but without a demuxer in the loop.
+
+        The first messages, framed as FLV, are probed once for the tracks' codec parameters
+        (the segmenter's templates and the frame tap's decoder). From then on each message
+        becomes a packet directly: the H.264 or AAC payload after its FLV header, the message
+        time as DTS (plus the composition offset for PTS). The messages already buffered are
+        done here; then :meth:`_hand_over` switches the stream to inline mode, in which
+        ``on_media`` (on the event loop) does this work itself, so a message costs no thread
+        hand-off. The worker stays for what must not run on the loop: decoding the frame
+        tap's keyframes, releasing delayed segments, and the end.
+        """
+        probe = av.open(io.BytesIO(initial), "r", format="flv", options=options)
+        try:
+            transcoder = _Transcoder(self, probe, inline=True)
+            self._transcoder = transcoder
+            try:
+                for message in demuxed:
+                    transcoder.push(message)
+                if not tracks.ended and self._hand_over(transcoder):
+                    while True:
+                        item = self._next_item()
+                        if isinstance(item, _Sentinel):
+                            break
+                        if isinstance(item, _SampleJob):
+                            transcoder.sample(item.packet)
+                with self._ingest_lock:
+                    self._inline = False
+                if self._inline_error is not None:
+                    raise self._inline_error
+                if self._cut is None:
+                    transcoder._flush()
+                    transcoder.segmenter.finish()
+                else:
+                    transcoder.segmenter.abort()
+            except BaseException:
+                with self._ingest_lock:
+                    self._inline = False
+                transcoder.segmenter.abort()
+                raise
+        finally:
+            probe.close()
+
+    def _hand_over(self, transcoder: _Transcoder) -> bool:
+        """Process what queued up meanwhile, then go inline; ``False`` if the input ended."""
+        with self._ingest_lock:
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, _Sentinel):
+                    return False
+                if isinstance(item, dict):
+                    self._metadata.update(item)
+                elif isinstance(item, _SampleJob):
+                    transcoder.sample(item.packet)
+                elif isinstance(item, MediaMessage):
+                    with self._queue_lock:
+                        self._queued_bytes -= len(item.payload) + MESSAGE_OVERHEAD
+                    if self._accept(item):
+                        transcoder.push(item)
+            if self._ingest_closed or self._cut is not None or self._abort is not None:
+                return False
+            self._inline = True
+            return True
+
+    def _push_inline(self, message: MediaMessage) -> None:
+        """Inline mode (caller holds the ingest lock): record one message and cut its packet."""
+        transcoder = self._transcoder
+        try:
+            if self._accept(message) and message.kind != "data":
+                transcoder.push(message)
+        except Exception as exc:
+            if isinstance(exc, MediaError):
+                error = exc
+            elif isinstance(exc, av.FFmpegError):
+                error = CorruptMedia(f"stream could not be remuxed: {exc}")
+            else:
+                log.exception("media pipeline for %s/%s failed", self.room, self.session)
+                error = MediaError(f"internal error: {exc.__class__.__name__}")
+            # Back to queueing: the worker ends the stream, and records what still comes.
+            self._inline = False
+            self._inline_error = error
+            self._queue.put(_Sentinel("error", error.message))
 
     def _segment_finished(self, segment: FinishedSegment) -> None:
         with self._lock:
@@ -725,8 +871,11 @@ def _check_aac_config(body: bytes) -> None:
 class _Transcoder:
     """The per-packet work of one stream: copy or re-encode, taps, and the segmenter."""
 
-    def __init__(self, stream: LiveStream, container: InputContainer) -> None:
+    def __init__(self, stream: LiveStream, container: InputContainer, *, inline: bool = False) -> None:
         self.s = stream
+        self.inline = inline
+        #: Inline frame tap: stream time from which the next keyframe is handed to the worker.
+        self._post_from: float | None = None
         self.settings = stream.settings
         self.container = container
         self.video_in: VideoStream | None = container.streams.video[0] if container.streams.video else None
@@ -856,6 +1005,57 @@ class _Transcoder:
                         holder.close()
                     except av.FFmpegError:
                         pass
+
+    # -- direct (copy-mode) input -----------------------------------------------------
+
+    def packet(self, message: MediaMessage) -> av.Packet | None:
+        """The packet FFmpeg's FLV demuxer would make of ``message`` (``None``: no media in it,
+        e.g. a sequence header, whose content the probe already gave the streams)."""
+        body = message.payload
+        if message.kind == "video":
+            if self.video_in is None or len(body) < 6 or body[1] != 1 or body[0] >> 4 == 5:
+                return None  # a decoder configuration, end of sequence, or command frame
+            packet = av.Packet(body[5:])
+            packet.dts = message.timestamp_ms
+            packet.pts = message.timestamp_ms + int.from_bytes(body[2:5], "big", signed=True)
+            packet.is_keyframe = body[0] >> 4 == 1
+            packet.time_base = self.video_in.time_base or FLV_TIME_BASE
+            return packet
+        if self.audio_in is None or len(body) < 3 or body[1] != 1:  # 0: AudioSpecificConfig
+            return None
+        packet = av.Packet(body[2:])
+        packet.dts = packet.pts = message.timestamp_ms
+        packet.time_base = self.audio_in.time_base or FLV_TIME_BASE
+        return packet
+
+    def push(self, message: MediaMessage) -> None:
+        packet = self.packet(message)
+        if packet is None:
+            return
+        if message.kind == "video":
+            if self.sampler is not None and packet.is_keyframe:
+                t = _seconds(packet.pts, packet.time_base)
+                if t is not None and (self._post_from is None or t >= self._post_from - 1e-6):
+                    self._post_from = t + self.sampler.interval
+                    sample = self.packet(message)
+                    assert sample is not None
+                    if self.s._inline:  # decoding takes milliseconds: the worker does it, off the loop
+                        self.s._queue.put(_SampleJob(sample))
+                    else:  # this is the worker
+                        self.sample(sample)
+            self.segmenter.video(packet)
+        else:
+            self._audio(packet)
+
+    def sample(self, packet: av.Packet) -> None:
+        """Worker side of the inline frame tap."""
+        assert self.sampler is not None and self.video_in is not None
+        failures = self.sampler.decode_failures
+        self.sampler.offer_keyframe(packet, self.video_in.codec_context)
+        if self.sampler.decode_failures > failures:
+            self._post_from = None  # no picture: offer the very next keyframe, as the demuxer path does
+        if self.sampler.decode_failures >= MAX_SAMPLE_FAILURES:
+            raise CorruptMedia("sampled keyframes do not decode")
 
     def _video(self, packet: av.Packet) -> None:
         if not self.burn:
