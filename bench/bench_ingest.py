@@ -61,6 +61,10 @@ def run_nginx(streams: int, seconds: int, src: Path) -> float:
 
     tmp = Path(tempfile.mkdtemp(prefix="nginx-rtmp-"))
     (tmp / "hls").mkdir()
+    # nginx's worker drops to an unprivileged user: it must be able to write the HLS there,
+    # or it ingests without writing any HLS (and says so only in its error log)
+    tmp.chmod(0o755)
+    (tmp / "hls").chmod(0o777)
     port = free_port()
     conf = tmp / "nginx.conf"
     conf.write_text(NGINX_CONF.format(tmp=tmp, port=port))
@@ -68,7 +72,12 @@ def run_nginx(streams: int, seconds: int, src: Path) -> float:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
     try:
-        return measure(proc.pid, [f"rtmp://127.0.0.1:{port}/live/s{i}" for i in range(streams)], src, seconds)
+        result = measure(proc.pid, [f"rtmp://127.0.0.1:{port}/live/s{i}" for i in range(streams)], src, seconds)
+        playlists = sorted(p.name for p in (tmp / "hls").glob("*.m3u8"))
+        if len(playlists) != streams:
+            raise RuntimeError(f"nginx-rtmp wrote {len(playlists)} playlists for {streams} streams; see "
+                               f"{tmp / 'error.log'}: " + (tmp / "error.log").read_text()[-400:])
+        return result
     finally:
         proc.terminate()
         proc.wait()

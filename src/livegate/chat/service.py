@@ -303,9 +303,11 @@ class ChatModule:
             except Exception:
                 log.exception("lexicon poll failed")
 
+    _NEWEST_LEXICON = select(func.max(LexiconVersion.id))  # built once: polled every few seconds
+
     def _newest_lexicon_id(self) -> int:
         with self.p.db.read() as conn:
-            return int(conn.scalar(select(func.max(LexiconVersion.id))) or 0)
+            return int(conn.scalar(self._NEWEST_LEXICON) or 0)
 
     def moderate(self, text: str) -> ModerationDecision:
         return self.slot.moderate(text)

@@ -195,6 +195,9 @@ class _SampleJob:
         self.packet = packet
 
 
+_WAKE = _Sentinel("wake")
+"""Queued to wake an idle inline worker; never returned by ``_next_item``."""
+
 _Item = MediaMessage | dict[str, Any] | _Sentinel | _SampleJob
 
 
@@ -480,9 +483,14 @@ class LiveStream:
         """The next queued item; runs the delay ticker while waiting."""
         while True:
             self._maybe_tick()
+            # Inline, with nothing held, there is nothing to tick for: sleep until woken
+            # (_segment_finished wakes it when it holds a segment back).
+            idle = self._inline and not len(self._delay)
             try:
-                item = self._queue.get(timeout=self.tick_seconds)
+                item = self._queue.get(timeout=None if idle else self.tick_seconds)
             except queue.Empty:
+                continue
+            if item is _WAKE:
                 continue
             if isinstance(item, MediaMessage):
                 with self._queue_lock:
@@ -586,7 +594,15 @@ class LiveStream:
         if message.kind == "data":
             message = MediaMessage("data", message.timestamp_ms, strip_set_data_frame(message.payload))
         tag = encode_message(message)
-        self._recorder.write(message, tag)
+        if message.kind != "video":
+            self._recorder.write(message, tag, keyframe=False)
+        else:
+            try:
+                info = video_info(message.payload)
+            except MediaError:
+                self._recorder.write(message, tag, keyframe=False)  # received, so recorded
+                raise
+            self._recorder.write(message, tag, keyframe=info.keyframe and info.picture)
         tracks = self._tracks
         assert tracks is not None
         if message.kind == "data":
@@ -594,7 +610,6 @@ class LiveStream:
         if message.kind == "video":
             if not tracks.video:
                 return b""
-            info = video_info(message.payload)
             if info.command:
                 return b""
             if info.codec not in VIDEO_CODECS:
@@ -760,6 +775,8 @@ class LiveStream:
                 self._withheld += 1
                 return
             self._delay.hold(segment, segment.finished_at)
+        if self._inline and self.settings.delay_seconds:
+            self._queue.put(_WAKE)  # the worker may be asleep with nothing held: it ticks now
         if not self.settings.delay_seconds:
             self.release_due()
 
@@ -882,6 +899,8 @@ class _Transcoder:
         self.audio_in: AudioStream | None = container.streams.audio[0] if container.streams.audio else None
         if self.video_in is None and self.audio_in is None:
             raise CorruptMedia("the stream has neither audio nor video")
+        self._video_tb = (self.video_in.time_base if self.video_in is not None else None) or FLV_TIME_BASE
+        self._audio_tb = (self.audio_in.time_base if self.audio_in is not None else None) or FLV_TIME_BASE
         if self.video_in is not None and self.video_in.codec_context.name not in VIDEO_CODECS:
             raise UnsupportedMedia("video codec not supported", codec=self.video_in.codec_context.name)
         if self.audio_in is not None and self.audio_in.codec_context.name not in AUDIO_CODECS:
@@ -1019,13 +1038,13 @@ class _Transcoder:
             packet.dts = message.timestamp_ms
             packet.pts = message.timestamp_ms + int.from_bytes(body[2:5], "big", signed=True)
             packet.is_keyframe = body[0] >> 4 == 1
-            packet.time_base = self.video_in.time_base or FLV_TIME_BASE
+            packet.time_base = self._video_tb
             return packet
         if self.audio_in is None or len(body) < 3 or body[1] != 1:  # 0: AudioSpecificConfig
             return None
         packet = av.Packet(body[2:])
         packet.dts = packet.pts = message.timestamp_ms
-        packet.time_base = self.audio_in.time_base or FLV_TIME_BASE
+        packet.time_base = self._audio_tb
         return packet
 
     def push(self, message: MediaMessage) -> None:

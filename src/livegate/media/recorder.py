@@ -65,7 +65,8 @@ class Recorder:
 
     def open(self, *, audio: bool, video: bool, metadata: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "wb")  # noqa: SIM115 - lives as long as the stream
+        # a buffer as large as the flush interval: one write(2) per flush, not one per big tag
+        self._fh = open(self.path, "wb", buffering=FLUSH_BYTES)  # noqa: SIM115 - lives as long as the stream
         header = file_header(audio=audio, video=video)
         self._fh.write(header)
         self.index.bytes = len(header)
@@ -77,12 +78,16 @@ class Recorder:
     def is_open(self) -> bool:
         return self._fh is not None
 
-    def write(self, message: MediaMessage, tag: bytes | None = None) -> None:
-        """Append one message; ``tag`` is its FLV encoding if the caller has it already."""
+    def write(self, message: MediaMessage, tag: bytes | None = None, *, keyframe: bool | None = None) -> None:
+        """Append one message; ``tag`` is its FLV encoding and ``keyframe`` whether it is a
+        picture that starts a GOP, if the caller knows them already."""
         if self._fh is None:
             return
         data = tag if tag is not None else encode_message(message)
-        if message.kind == "video":
+        if keyframe is not None:
+            if keyframe:
+                self.index.keyframes.append((message.timestamp_ms, self.index.bytes))
+        elif message.kind == "video":
             try:
                 info = video_info(message.payload)
                 if info.keyframe and info.picture:

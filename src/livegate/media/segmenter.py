@@ -90,15 +90,31 @@ class Segmenter:
         self._end: float | None = None  # end of the latest clock-kind packet
         self._prev_t: float | None = None
         self._last_dts: dict[str, int] = {}
-        self._pending_audio: deque[av.Packet] = deque()
+        # A kind's packets keep one time base (its stream's or its encoder's): reading it from
+        # each packet makes a new Fraction, and Fraction arithmetic costs more than the mux.
+        self._tb: dict[str, float] = {}
+        self._offset: dict[str, int] = {}
+        self._pending_audio: deque[tuple[av.Packet, float]] = deque()  # with its PTS in seconds
         self.dropped_packets = 0
         self.finished = 0
         layout.held_dir(room).mkdir(parents=True, exist_ok=True)
 
     # -- input -------------------------------------------------------------------------
 
+    def _time_base(self, kind: str, packet: av.Packet) -> float | None:
+        tb = self._tb.get(kind)
+        if tb is None:
+            exact = packet.time_base
+            if exact is None:
+                return None
+            tb = self._tb[kind] = float(exact)
+            self._offset[kind] = int(MUX_OFFSET_SECONDS / exact)
+        return tb
+
     def video(self, packet: av.Packet) -> None:
-        t = _seconds(packet.pts, packet.time_base)
+        tb = self._time_base("video", packet)
+        pts = packet.pts
+        t = None if tb is None or pts is None else pts * tb
         if t is None:
             self.dropped_packets += 1
             return
@@ -111,12 +127,15 @@ class Segmenter:
         if self._out is None:  # no keyframe yet: nothing decodable to start a segment with
             self.dropped_packets += 1
             return
+        dts = packet.dts
         self._write("video", packet, t)
-        dts_t = _seconds(packet.dts, packet.time_base)
-        self._flush_audio(before=dts_t if dts_t is not None else t, inclusive=True)
+        assert tb is not None
+        self._flush_audio(before=dts * tb if dts is not None else t, inclusive=True)
 
     def audio(self, packet: av.Packet) -> None:
-        t = _seconds(packet.pts, packet.time_base)
+        tb = self._time_base("audio", packet)
+        pts = packet.pts
+        t = None if tb is None or pts is None else pts * tb
         if t is None:
             self.dropped_packets += 1
             return
@@ -125,9 +144,9 @@ class Segmenter:
                 self._cut(t)
             self._write("audio", packet, t)
             return
-        self._pending_audio.append(packet)
-        first = _seconds(self._pending_audio[0].pts, self._pending_audio[0].time_base)
-        if first is not None and t - first > MAX_AUDIO_HOLD_SECONDS:
+        self._pending_audio.append((packet, t))
+        first = self._pending_audio[0][1]
+        if t - first > MAX_AUDIO_HOLD_SECONDS:
             # video has stalled (or never started): write the oldest audio, or drop it if no
             # segment is open yet, rather than hold it without bound
             self._flush_audio(before=t - MAX_AUDIO_HOLD_SECONDS, inclusive=True)
@@ -155,9 +174,8 @@ class Segmenter:
 
     def _flush_audio(self, *, before: float | None, inclusive: bool = False) -> None:
         while self._pending_audio:
-            pkt = self._pending_audio[0]
-            t = _seconds(pkt.pts, pkt.time_base)
-            if before is not None and t is not None and (t > before if inclusive else t >= before):
+            pkt, t = self._pending_audio[0]
+            if before is not None and (t > before if inclusive else t >= before):
                 break
             self._pending_audio.popleft()
             if self._out is not None:
@@ -177,25 +195,27 @@ class Segmenter:
 
     def _write(self, kind: str, packet: av.Packet, t: float | None) -> None:
         assert self._out is not None
-        tb = packet.time_base
-        if packet.dts is None or tb is None:
+        tb = self._time_base(kind, packet)
+        dts = packet.dts
+        if dts is None or tb is None:
             self.dropped_packets += 1
             return
         last = self._last_dts.get(kind)
-        if last is not None and packet.dts <= last:
+        if last is not None and dts <= last:
             self.dropped_packets += 1  # the muxer refuses non-increasing DTS
             return
-        self._last_dts[kind] = packet.dts
+        self._last_dts[kind] = dts
         if t is not None and (kind == "video" or not self.has_video):
-            dur = _seconds(packet.duration, tb) or 0.0
+            dur = (packet.duration or 0) * tb
             if dur <= 0 and self._prev_t is not None and t > self._prev_t:
                 dur = t - self._prev_t  # FLV carries no durations: assume the last interval
             self._prev_t = t
             self._end = max(self._end or t, t + dur)
-        offset = int(MUX_OFFSET_SECONDS / tb)
-        packet.dts = packet.dts + offset
-        if packet.pts is not None:
-            packet.pts = packet.pts + offset
+        offset = self._offset[kind]
+        packet.dts = dts + offset
+        pts = packet.pts
+        if pts is not None:
+            packet.pts = pts + offset
         packet.stream = self._streams[kind]
         self._out.mux(packet)  # rebases the packet to the output time base
 

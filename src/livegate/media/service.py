@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from livegate.chat.hub import RoomHub
@@ -324,13 +324,13 @@ class MediaService:
         interval = self.p.settings.control_poll_seconds
 
         db = self.p.db
+        query = (select(ControlOrder.id, ControlOrder.target, ControlOrder.payload)
+                 .where(ControlOrder.id > bindparam("after"), ControlOrder.kind == "cutoff")
+                 .order_by(ControlOrder.id))  # built once: this runs twice a second on every node
 
         def fetch(after: int) -> list[tuple[int, str, str]]:
             with db.read() as conn:
-                rows = conn.execute(
-                    select(ControlOrder.id, ControlOrder.target, ControlOrder.payload)
-                    .where(ControlOrder.id > after, ControlOrder.kind == "cutoff").order_by(ControlOrder.id)
-                ).all()
+                rows = conn.execute(query, {"after": after}).all()
             return [(i, t, str((pl or {}).get("reason", ""))) for i, t, pl in rows]
 
         while True:

@@ -40,7 +40,7 @@ from livegate.media.types import PublishDecision, PublishHandler, PublishRequest
 
 log = logging.getLogger("livegate.media.rtmp")
 
-READ_SIZE = 65536
+READ_SIZE = 512 * 1024
 CLOSE_GRACE = 2.0
 """Seconds a hung-up connection may take to flush its last words before it is reset."""
 
@@ -82,8 +82,8 @@ class _ReadPacer:
     the end of the stream the peer's FIN wakes the reader whatever the mark. Linux honours the
     option for TCP; elsewhere this does nothing."""
 
-    WAKE_SECONDS = 0.05
-    MAX_LOWAT = 64 * 1024
+    WAKE_SECONDS = 0.2
+    MAX_LOWAT = 256 * 1024
 
     def __init__(self, writer: asyncio.StreamWriter, clock: Clock) -> None:
         self._sock = writer.get_extra_info("socket")
