@@ -161,7 +161,10 @@ def serve(
             await server.serve()
 
     try:
-        asyncio.run(main())
+        # uvicorn's "auto" loop: uvloop where it is installed (uvicorn[standard] brings it),
+        # which moves the RTMP reads, timers and WebSocket writes' loop work into C
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(main())
     finally:
         platform.close()
 

@@ -114,29 +114,29 @@ def file_header(*, audio: bool, video: bool) -> bytes:
     return b"FLV\x01" + bytes([flags]) + struct.pack(">I", FILE_HEADER_SIZE) + b"\x00\x00\x00\x00"
 
 
+def tag_frame(kind: MediaKind, timestamp_ms: int, size: int) -> tuple[bytes, bytes]:
+    """The 11-byte tag header and the 4-byte PreviousTagSize that enclose a body of ``size``."""
+    if size > MAX_TAG_BODY:
+        raise CorruptMedia("media message too large for an FLV tag", size=size)
+    ts = timestamp_ms & 0xFFFFFFFF
+    # type, 24-bit size, 24-bit timestamp + its upper 8 bits, 24-bit stream id (always 0)
+    header = _TAG_HEADER.pack(_KIND_TO_TYPE[kind], size >> 16, size & 0xFFFF, (ts >> 16) & 0xFF, ts & 0xFFFF,
+                              (ts >> 24) & 0xFF, 0, 0)
+    return header, _PREVIOUS_SIZE.pack(TAG_HEADER_SIZE + size)
+
+
+_TAG_HEADER = struct.Struct(">BBHBHBBH")
+_PREVIOUS_SIZE = struct.Struct(">I")
+
+
 def encode_tag(kind: MediaKind, timestamp_ms: int, body: bytes) -> bytes:
     """One FLV tag (header, body, PreviousTagSize) for a message of ``kind``.
 
     Timestamps are kept modulo 2**32, as RTMP's are; bodies above the 24-bit size limit
     cannot be framed and raise :class:`CorruptMedia`.
     """
-    if len(body) > MAX_TAG_BODY:
-        raise CorruptMedia("media message too large for an FLV tag", size=len(body))
-    ts = timestamp_ms & 0xFFFFFFFF
-    size = len(body)
-    header = struct.pack(
-        ">B3sBBBBBBB",
-        _KIND_TO_TYPE[kind],
-        size.to_bytes(3, "big"),
-        (ts >> 16) & 0xFF,
-        (ts >> 8) & 0xFF,
-        ts & 0xFF,
-        (ts >> 24) & 0xFF,
-        0,
-        0,
-        0,
-    )
-    return header + body + struct.pack(">I", TAG_HEADER_SIZE + size)
+    header, trailer = tag_frame(kind, timestamp_ms, len(body))
+    return header + body + trailer
 
 
 def encode_message(message: MediaMessage) -> bytes:

@@ -1,23 +1,29 @@
 """One accepted publish, from RTMP media messages to HLS on disk.
 
 :class:`LiveStream` is the :class:`~livegate.media.types.StreamSink` the publish handler
-returns. Its sink methods run on the event loop and only enqueue; one worker thread per
-stream does everything else::
+returns. Its sink methods run on the event loop. One worker thread per stream starts it
+(looks at the first messages to learn the tracks) and then works in one of two ways::
 
-    on_media ─▶ queue ─▶ worker: FLV tags ─┬─▶ recorder (every message, as received)
-                                          └─▶ PyAV FLV demuxer
-                                                ├─ video: copy (overlay mode) or decode ─▶ mark ─▶ libx264 (burn)
-                                                ├─ audio: copy, or decode ─▶ ident chime ─▶ AAC (audio-only)
-                                                ├─ frame tap / audio tap ─▶ callbacks
-                                                └─▶ segmenter ─▶ held/ ─▶ delay ─▶ hls/ + playlist
+    on_media ─▶ FLV tags ─┬─▶ recorder (every message, as received)
+                          └─▶ packets: copy (overlay mode) or decode ─▶ mark ─▶ libx264 (burn)
+                                ├─ audio: copy, or decode ─▶ ident chime ─▶ AAC (audio-only)
+                                ├─ frame tap / audio tap ─▶ callbacks
+                                └─▶ segmenter ─▶ held/ ─▶ delay ─▶ hls/ + playlist
 
-Why a thread and a blocking ``read()``: PyAV's demuxer pulls bytes from a Python object
-with ``read(n)``; handing it a queue-backed reader lets FFmpeg parse FLV exactly as it
-would a file. Measured with a real-time publisher: a segment is public within a few ms of
-the keyframe that closes it in copy mode, ~80 ms in burn mode (x264 ultrafast,
-zerolatency). The reader keeps
-end-of-stream once it has said it (every later ``read`` returns ``b""``), or the demuxer
-blocks.
+* Inline (copy mode with H.264 and AAC, the common case): after a one-time probe of the
+  first messages for the codec parameters, ``on_media`` itself records each message and
+  cuts its packet (the payload after its FLV header, with the message's times), on the
+  event loop, under the ingest lock. A message costs ~20 µs and no thread hand-off; the
+  worker only decodes the frame tap's keyframes (milliseconds each: kept off the loop),
+  releases delayed segments, and ends the stream.
+* Queued (burn mode, the audio ident, other codecs): ``on_media`` only enqueues; the worker
+  turns the messages back into an FLV byte stream for FFmpeg's FLV demuxer and does all
+  the per-packet work, decoding and encoding included, off the loop.
+
+Why a thread and a blocking ``read()`` for the queued way: PyAV's demuxer pulls bytes from
+a Python object with ``read(n)``; handing it a queue-backed reader lets FFmpeg parse FLV
+exactly as it would a file. The reader keeps end-of-stream once it has said it (every
+later ``read`` returns ``b""``), or the demuxer blocks.
 
 Demuxer options: ``probesize=32768`` and ``analyzeduration=0`` as the field notes say, and
 also ``fpsprobesize=0``: without it FFmpeg 8 reads ~20 frames (0.8 s at 25 fps) to guess
@@ -28,12 +34,13 @@ at the first messages (and the publisher's metadata) and writes the FLV header t
 a track that appears later is recorded but not demuxed (PyAV cannot follow new streams).
 
 Time: wall-clock times (``EXT-X-PROGRAM-DATE-TIME``, delay due times, cut-off time) come
-from the injected clock. The delay's release is time-driven: the worker calls
-:meth:`LiveStream.release_due` every ``tick_seconds`` (of real time) with the clock's
-``now()``, and a scheduler or a test may call it too.
+from the injected clock. The delay's release is time-driven: while segments are held, the
+worker calls :meth:`LiveStream.release_due` every ``tick_seconds`` (of real time) with the
+clock's ``now()``, and a scheduler or a test may call it too.
 
-Callbacks (:class:`StreamCallbacks`) run on the worker thread (``on_segment`` also on
-whichever thread calls :meth:`~LiveStream.release_due`); they must be quick and
+Callbacks (:class:`StreamCallbacks`) run on the worker thread, or on the thread that calls
+``on_media`` in inline mode (``on_segment`` also on whichever thread calls
+:meth:`~LiveStream.release_due`); they must be quick and
 thread-safe; use :func:`callbacks_on_loop` to run them on an asyncio loop instead. An
 exception in a callback is logged and does not stop the stream.
 
@@ -71,6 +78,7 @@ from livegate.core.clock import Clock
 from livegate.media.delay import DelayLine
 from livegate.media.errors import CorruptMedia, MediaError, MediaOverloaded, StreamCutOff, UnsupportedMedia
 from livegate.media.flv import (
+    MAX_TAG_BODY,
     audio_info,
     encode_message,
     file_header,
@@ -753,7 +761,24 @@ class LiveStream:
         """Inline mode (caller holds the ingest lock): record one message and cut its packet."""
         transcoder = self._transcoder
         try:
-            if self._accept(message) and message.kind != "data":
+            body = message.payload
+            kind = message.kind
+            # The common case first, checked as _accept would: an H.264 picture or an AAC frame,
+            # legacy framing, after its decoder configuration (~3/4 of the per-message work
+            # there is generality this case does not need).
+            if kind == "video":
+                if (len(body) > 5 and body[0] & 0x8F == FLV_AVC and body[1] == 1 and body[0] >> 4 != 5
+                        and self._video_configured and len(body) <= MAX_TAG_BODY):
+                    self._recorder.write_body(kind, message.timestamp_ms, body, keyframe=body[0] >> 4 == 1)
+                    transcoder.push(message)
+                    return
+            elif kind == "audio":
+                if (len(body) > 2 and body[0] >> 4 == FLV_AAC and body[1] == 1 and self._audio_configured
+                        and len(body) <= MAX_TAG_BODY):
+                    self._recorder.write_body(kind, message.timestamp_ms, body, keyframe=False)
+                    transcoder.push(message)
+                    return
+            if self._accept(message) and kind != "data":
                 transcoder.push(message)
         except Exception as exc:
             if isinstance(exc, MediaError):
@@ -1034,7 +1059,7 @@ class _Transcoder:
         if message.kind == "video":
             if self.video_in is None or len(body) < 6 or body[1] != 1 or body[0] >> 4 == 5:
                 return None  # a decoder configuration, end of sequence, or command frame
-            packet = av.Packet(body[5:])
+            packet = av.Packet(memoryview(body)[5:])  # type: ignore[arg-type]  # any buffer; one copy
             packet.dts = message.timestamp_ms
             packet.pts = message.timestamp_ms + int.from_bytes(body[2:5], "big", signed=True)
             packet.is_keyframe = body[0] >> 4 == 1
@@ -1042,7 +1067,7 @@ class _Transcoder:
             return packet
         if self.audio_in is None or len(body) < 3 or body[1] != 1:  # 0: AudioSpecificConfig
             return None
-        packet = av.Packet(body[2:])
+        packet = av.Packet(memoryview(body)[2:])  # type: ignore[arg-type]
         packet.dts = packet.pts = message.timestamp_ms
         packet.time_base = self._audio_tb
         return packet

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from livegate.media.flv import encode_message, file_header, video_info
+from livegate.media.flv import encode_message, file_header, tag_frame, video_info
 from livegate.media.layout import MediaLayout, atomic_write
-from livegate.media.types import MediaMessage
+from livegate.media.types import MediaKind, MediaMessage
 
 #: Flush to the OS at most this often (bytes), so a crash loses little and writes stay large.
 FLUSH_BYTES = 256 * 1024
@@ -103,6 +103,30 @@ class Recorder:
         self._unflushed += len(data)
         if self._unflushed >= FLUSH_BYTES:
             self._fh.flush()
+            self._unflushed = 0
+
+    def write_body(self, kind: MediaKind, timestamp_ms: int, body: bytes, *, keyframe: bool) -> None:
+        """:meth:`write` for a message known to be well-formed, without building its tag: the
+        header, the body and the trailer go to the (buffered) file one after the other."""
+        if self._fh is None:
+            return
+        header, trailer = tag_frame(kind, timestamp_ms, len(body))
+        index = self.index
+        if keyframe:
+            index.keyframes.append((timestamp_ms, index.bytes))
+        fh = self._fh
+        fh.write(header)
+        fh.write(body)
+        fh.write(trailer)
+        size = len(header) + len(body) + len(trailer)
+        index.bytes += size
+        index.tags += 1
+        if index.first_timestamp_ms is None:
+            index.first_timestamp_ms = timestamp_ms
+        index.last_timestamp_ms = timestamp_ms
+        self._unflushed += size
+        if self._unflushed >= FLUSH_BYTES:
+            fh.flush()
             self._unflushed = 0
 
     def close(self, *, ended_at: dt.datetime, reason: str, code: str) -> None:

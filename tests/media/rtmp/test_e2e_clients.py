@@ -28,6 +28,7 @@ pytestmark = [
 REFUSAL = "This stream key has been revoked (Art. 10)."
 
 
+
 @pytest.fixture
 async def handler() -> RecordingHandler:
     return RecordingHandler(refuse={"revoked-key": REFUSAL})

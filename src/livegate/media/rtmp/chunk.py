@@ -197,11 +197,11 @@ class ChunkReader:
         if stream is None:
             stream = _InboundChunkStream()
             self._streams[csid] = stream
-        body = buf[pos + need : pos + need + take]
+        start = pos + need
         consumed = need + take
         if continuing:
             assert stream.partial is not None
-            stream.partial += body
+            stream.partial += memoryview(buf)[start : start + take]  # no intermediate copy
             self._partial_bytes += take
         else:
             if fmt == 0:
@@ -219,10 +219,11 @@ class ChunkReader:
             stream.type_id = type_id
             stream.stream_id = stream_id
             if take < length:
-                stream.partial = bytearray(body)
+                stream.partial = buf[start : start + take]  # a new bytearray already
                 self._partial_bytes += take
                 return None, consumed
-            return RtmpMessage(csid, type_id, stream_id, stream.timestamp, bytes(body)), consumed
+            body = bytes(memoryview(buf)[start : start + take])
+            return RtmpMessage(csid, type_id, stream_id, stream.timestamp, body), consumed
 
         if len(stream.partial) < stream.length:
             return None, consumed

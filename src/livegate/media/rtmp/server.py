@@ -1,7 +1,8 @@
 """The asyncio adapter around :class:`~livegate.media.rtmp.session.ServerConnection`.
 
-It only moves bytes and timers: one coroutine per TCP connection reads, feeds the state
-machine with the clock's time, writes what it queued, and turns its events into calls on
+It only moves bytes and timers: one protocol object per TCP connection is handed what
+arrives, feeds the state machine with the clock's time, writes what it queued, and turns
+its events into calls on
 the :class:`~livegate.media.types.PublishHandler` and the accepted stream's
 :class:`~livegate.media.types.StreamSink`. Awaiting the handler pauses reading from that
 one connection, which is the backpressure we want while a publish is being decided.
@@ -20,6 +21,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Collection
+from typing import Any, cast
 
 from livegate.core.clock import Clock, SystemClock
 from livegate.media.rtmp.events import (
@@ -40,7 +42,6 @@ from livegate.media.types import PublishDecision, PublishHandler, PublishRequest
 
 log = logging.getLogger("livegate.media.rtmp")
 
-READ_SIZE = 512 * 1024
 CLOSE_GRACE = 2.0
 """Seconds a hung-up connection may take to flush its last words before it is reset."""
 
@@ -57,27 +58,11 @@ def key_tag(stream_key: str) -> str:
     return "key#" + hashlib.sha256(stream_key.encode("utf-8", "surrogatepass")).hexdigest()[:10]
 
 
-class _Session:
-    """What the adapter keeps per connection besides the state machine."""
-
-    __slots__ = ("conn", "writer", "peer", "stream_key", "sink", "ended", "cut_reason", "task", "end_reason")
-
-    def __init__(self, conn: ServerConnection, writer: asyncio.StreamWriter, peer: str) -> None:
-        self.conn = conn
-        self.writer = writer
-        self.peer = peer
-        self.stream_key: str | None = None
-        self.sink: StreamSink | None = None
-        self.ended = False
-        self.cut_reason: str | None = None
-        self.task: asyncio.Task[None] | None = None
-        self.end_reason = REASON_DISCONNECTED
-
-
 class _ReadPacer:
     """Fewer, larger reads for a live publisher: the socket's low-water mark (SO_RCVLOWAT) is set
     to ~``WAKE_SECONDS`` of the stream's measured rate, so a 2.5 Mbit/s stream wakes the event
-    loop ~20 times a second instead of ~100 (bench_ingest: about 2.5x less CPU in ingest).
+    loop ~5 times a second instead of ~100 (each read costs tens of µs of asyncio machinery;
+    the 0.2 s it may add before a segment closes is small beside 1 s segments).
     A slow (audio-only) stream gets a low mark, so no data waits longer than that either; at
     the end of the stream the peer's FIN wakes the reader whatever the mark. Linux honours the
     option for TCP; elsewhere this does nothing."""
@@ -85,8 +70,8 @@ class _ReadPacer:
     WAKE_SECONDS = 0.2
     MAX_LOWAT = 256 * 1024
 
-    def __init__(self, writer: asyncio.StreamWriter, clock: Clock) -> None:
-        self._sock = writer.get_extra_info("socket")
+    def __init__(self, sock: Any, clock: Clock) -> None:
+        self._sock = sock
         self._clock = clock
         self._bytes = 0
         self._since = clock.monotonic()
@@ -108,8 +93,242 @@ class _ReadPacer:
         try:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, lowat)
             self._lowat = lowat
-        except (OSError, AttributeError):
-            self._enabled = False
+        except Exception:  # noqa: BLE001 - an optimisation only: a socket (or uvloop's stand-in) that
+            self._enabled = False  # refuses it, or is closing, just reads as before
+
+
+class _Session(asyncio.Protocol):
+    """One TCP connection: feeds the state machine what arrives and carries out its events.
+
+    A protocol, not a reader coroutine: bytes are handed over by the transport's read callback
+    (no future, task step or timeout context per read), and the state machine's timer is one
+    loop timer re-armed only when its deadline moves earlier (a deadline that moved later is
+    found when the timer fires early, which is harmless). While a publish is being decided,
+    reading from this one connection is paused.
+    """
+
+    def __init__(self, server: RtmpServer) -> None:
+        self.server = server
+        self.conn: ServerConnection | None = None
+        self.transport: asyncio.Transport | None = None
+        self.peer = "-"
+        self.stream_key: str | None = None
+        self.sink: StreamSink | None = None
+        self.ended = False
+        self.cut_reason: str | None = None
+        self.end_reason = REASON_DISCONNECTED
+        self.deciding: asyncio.Task[None] | None = None
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pacer: _ReadPacer | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._stall: asyncio.TimerHandle | None = None
+        self._abort_later: asyncio.TimerHandle | None = None
+        self._finished = False
+
+    # -- transport callbacks ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio subclasses
+        transport = self.transport
+        server = self.server
+        if len(server._sessions) >= server.limits.max_connections:
+            log.warning("RTMP connection limit (%d) reached; refusing one", server.limits.max_connections)
+            self._finished = True
+            self.done.set_result(None)
+            transport.abort()
+            return
+        peername = transport.get_extra_info("peername")
+        self.peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
+        clock = server._clock
+        self.conn = ServerConnection(clock.monotonic(), server.limits, apps=server._apps,
+                                     random_bytes=server._random_bytes)
+        self._pacer = _ReadPacer(transport.get_extra_info("socket"), clock)
+        server._sessions.add(self)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        conn = self.conn
+        if self._finished or conn is None or conn.state not in LIVE_STATES:
+            return  # hanging up: what the peer says no longer matters
+        try:
+            events = conn.receive_data(data, self.server._clock.monotonic())
+            if self.sink is not None and self._pacer is not None:
+                self._pacer.received(len(data))
+            self._handle(events)
+        except Exception:
+            log.exception("RTMP connection from %s failed unexpectedly", self.peer)
+            self._drop()
+
+    def eof_received(self) -> bool:
+        self._peer_closed()
+        return False  # let the transport close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            log.debug("RTMP connection from %s dropped: %s", self.peer, type(exc).__name__)
+        self._peer_closed()
+        if self._abort_later is not None:
+            self._abort_later.cancel()
+        self._finish()
+
+    def pause_writing(self) -> None:
+        # The peer stopped reading what we send (acknowledgements, pings, statuses): give
+        # it the idle timeout to catch up, then drop it.
+        if self._stall is None:
+            self._stall = asyncio.get_running_loop().call_later(self.server.limits.idle_timeout, self._drop)
+
+    def resume_writing(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+
+    # -- the state machine's events ----------------------------------------------------------
+
+    def _peer_closed(self) -> None:
+        conn = self.conn
+        if self._finished or conn is None or conn.state not in LIVE_STATES:
+            return
+        try:
+            self._handle(conn.receive_data(b"", self.server._clock.monotonic()))
+        except Exception:
+            log.exception("RTMP connection from %s failed unexpectedly", self.peer)
+            self._drop()
+
+    def _handle(self, events: list[Event]) -> None:
+        server = self.server
+        for i, event in enumerate(events):
+            if isinstance(event, MediaReceived):
+                if self.sink is not None and not self.ended:
+                    try:
+                        self.sink.on_media(event.message)
+                    except Exception:
+                        server._sink_failed(self)
+            elif isinstance(event, MetadataReceived):
+                if self.sink is not None and not self.ended:
+                    try:
+                        self.sink.on_metadata(event.metadata)
+                    except Exception:
+                        server._sink_failed(self)
+            elif isinstance(event, PublishRequested):
+                # The decision may take a database round trip: stop reading this connection
+                # until it is made, then carry on with what followed the request.
+                assert self.transport is not None
+                self.transport.pause_reading()
+                self._flush()
+                self.deciding = asyncio.get_running_loop().create_task(self._decide(event, events[i + 1 :]))
+                return
+            elif isinstance(event, UnpublishRequested):
+                server._end(self, REASON_UNPUBLISHED)
+                server._release_key(self)
+            elif isinstance(event, ConnectionFailed):
+                error = event.error
+                self.end_reason = f"protocol error: {error.code}"
+                log.warning("RTMP connection from %s failed: %s (%s)", self.peer, error.code, error.message)
+            elif isinstance(event, PeerClosed):
+                self.end_reason = REASON_DISCONNECTED
+            elif isinstance(event, ConnectRejected | PlayRefused):
+                log.info("RTMP connection from %s refused: %s", self.peer, type(event).__name__)
+        self._settle()
+
+    async def _decide(self, event: PublishRequested, rest: list[Event]) -> None:
+        try:
+            await self.server._decide(self, event)
+        except Exception:
+            log.exception("RTMP publish decision for %s failed", self.peer)
+            self._drop()
+            return
+        finally:
+            self.deciding = None
+        if self._finished:
+            return
+        try:
+            self._handle(rest)
+        except Exception:
+            log.exception("RTMP connection from %s failed unexpectedly", self.peer)
+            self._drop()
+            return
+        conn, transport = self.conn, self.transport
+        if not self._finished and conn is not None and transport is not None and conn.state in LIVE_STATES:
+            transport.resume_reading()
+
+    def _settle(self) -> None:
+        """After events: send what the state machine queued; hang up if it is done."""
+        self._flush()
+        conn = self.conn
+        assert conn is not None
+        if conn.state not in LIVE_STATES:
+            self._hang_up()
+        else:
+            self._arm()
+
+    # -- timers and output ---------------------------------------------------------------------
+
+    def _arm(self) -> None:
+        conn = self.conn
+        deadline = conn.get_timer() if conn is not None else None
+        if deadline is None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            return
+        if self._timer is not None and self._timer_at <= deadline:
+            return  # fires at or before the deadline; _on_timer re-arms
+        if self._timer is not None:
+            self._timer.cancel()
+        delay = max(0.0, deadline - self.server._clock.monotonic())
+        self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+        self._timer_at = deadline
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        conn = self.conn
+        if self._finished or conn is None or conn.state not in LIVE_STATES:
+            return
+        try:
+            self._handle(conn.handle_timer(self.server._clock.monotonic()))
+        except Exception:
+            log.exception("RTMP connection from %s failed unexpectedly", self.peer)
+            self._drop()
+
+    def _flush(self) -> None:
+        conn, transport = self.conn, self.transport
+        if conn is None or transport is None:
+            return
+        data = conn.data_to_send()
+        if data and not transport.is_closing():
+            transport.write(data)
+
+    def _hang_up(self) -> None:
+        """Send the last queued words, then close; reset the socket if that stalls."""
+        transport = self.transport
+        self._finish()
+        if transport is None or transport.is_closing():
+            return
+        self._flush()
+        transport.close()
+        self._abort_later = asyncio.get_running_loop().call_later(CLOSE_GRACE, transport.abort)
+
+    def _drop(self) -> None:
+        self._finish()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _finish(self) -> None:
+        """The connection is over for the platform (the socket may still be closing)."""
+        if self._finished:
+            return
+        self._finished = True
+        for handle in (self._timer, self._stall):
+            if handle is not None:
+                handle.cancel()
+        self._timer = self._stall = None
+        server = self.server
+        server._end(self, self.cut_reason or self.end_reason)
+        server._release_key(self)
+        server._sessions.discard(self)
+        if not self.done.done():
+            self.done.set_result(None)
 
 
 class RtmpServer:
@@ -138,7 +357,7 @@ class RtmpServer:
     async def start(self, host: str = "0.0.0.0", port: int = 1935) -> None:
         if self._server is not None:
             raise RuntimeError("RtmpServer is already started")
-        self._server = await asyncio.start_server(self._on_client, host, port)
+        self._server = await asyncio.get_running_loop().create_server(lambda: _Session(self), host, port)
         log.info("RTMP ingest listening on %s:%d", host, self.port)
 
     @property
@@ -158,11 +377,13 @@ class RtmpServer:
         for session in sessions:
             self._end(session, REASON_SERVER_STOPPED)
             session.cut_reason = session.cut_reason or REASON_SERVER_STOPPED
-            session.conn.close()
-            session.writer.transport.abort()
-        tasks = [s.task for s in sessions if s.task is not None and not s.task.done()]
-        if tasks:
-            await asyncio.wait(tasks, timeout=5.0)
+            if session.conn is not None:
+                session.conn.close()
+            if session.transport is not None:
+                session.transport.abort()
+        pending = [s.done for s in sessions if not s.done.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=5.0)
         if server is not None:
             await server.wait_closed()
 
@@ -185,94 +406,22 @@ class RtmpServer:
         session.cut_reason = reason
         self._end(session, reason)
         self._release_key(session)
-        session.conn.close(reason)
-        transport = session.writer.transport
+        conn, transport = session.conn, session.transport
+        assert conn is not None and transport is not None
+        conn.close(reason)
         with contextlib.suppress(Exception):
-            transport.write(session.conn.data_to_send())
+            transport.write(conn.data_to_send())
         transport.close()
         asyncio.get_running_loop().call_later(CLOSE_GRACE, transport.abort)
         log.info("publisher %s cut off from %s", key_tag(stream_key), session.peer)
         return True
 
-    # -- per connection --------------------------------------------------------------------
+    # -- per connection (called by _Session) -------------------------------------------------
 
-    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._sessions) >= self.limits.max_connections:
-            log.warning("RTMP connection limit (%d) reached; refusing one", self.limits.max_connections)
-            writer.transport.abort()
-            return
-        peername = writer.get_extra_info("peername")
-        peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
-        conn = ServerConnection(
-            self._clock.monotonic(), self.limits, apps=self._apps, random_bytes=self._random_bytes
-        )
-        session = _Session(conn, writer, peer)
-        session.task = asyncio.current_task()
-        self._sessions.add(session)
-        try:
-            await self._serve(session, reader)
-        except (ConnectionError, OSError, TimeoutError) as exc:
-            log.debug("RTMP connection from %s dropped: %s", peer, type(exc).__name__)
-        except Exception:
-            log.exception("RTMP connection from %s failed unexpectedly", peer)
-        finally:
-            self._end(session, session.cut_reason or session.end_reason)
-            self._release_key(session)
-            self._sessions.discard(session)
-            await self._hang_up(session)
-
-    async def _serve(self, session: _Session, reader: asyncio.StreamReader) -> None:
-        conn = session.conn
-        pacer = _ReadPacer(session.writer, self._clock)
-        while conn.state in LIVE_STATES:
-            timer = conn.get_timer()
-            timeout = None if timer is None else max(0.0, timer - self._clock.monotonic())
-            try:
-                async with asyncio.timeout(timeout):
-                    data = await reader.read(READ_SIZE)
-            except TimeoutError:
-                events = conn.handle_timer(self._clock.monotonic())
-            except (ConnectionError, OSError):
-                data = b""
-                events = conn.receive_data(data, self._clock.monotonic()) if conn.state in LIVE_STATES else []
-            else:
-                events = conn.receive_data(data, self._clock.monotonic())
-                if session.sink is not None:
-                    pacer.received(len(data))
-            await self._on_events(session, events)
-            await self._flush(session)
-
-    async def _on_events(self, session: _Session, events: list[Event]) -> None:
-        for event in events:
-            if isinstance(event, MediaReceived):
-                if session.sink is not None and not session.ended:
-                    try:
-                        session.sink.on_media(event.message)
-                    except Exception:
-                        self._sink_failed(session)
-            elif isinstance(event, MetadataReceived):
-                if session.sink is not None and not session.ended:
-                    try:
-                        session.sink.on_metadata(event.metadata)
-                    except Exception:
-                        self._sink_failed(session)
-            elif isinstance(event, PublishRequested):
-                await self._decide(session, event)
-            elif isinstance(event, UnpublishRequested):
-                self._end(session, REASON_UNPUBLISHED)
-                self._release_key(session)
-            elif isinstance(event, ConnectionFailed):
-                error = event.error
-                session.end_reason = f"protocol error: {error.code}"
-                log.warning("RTMP connection from %s failed: %s (%s)", session.peer, error.code,
-                            error.message)
-            elif isinstance(event, PeerClosed):
-                session.end_reason = REASON_DISCONNECTED
-            elif isinstance(event, ConnectRejected | PlayRefused):
-                log.info("RTMP connection from %s refused: %s", session.peer, type(event).__name__)
 
     async def _decide(self, session: _Session, event: PublishRequested) -> None:
         conn = session.conn
+        assert conn is not None
         key = event.stream_key
         if not key:
             conn.refuse_publish(REASON_EMPTY_KEY)
@@ -316,7 +465,8 @@ class RtmpServer:
         session.cut_reason = "internal error"
         self._end(session, "internal error: the stream sink failed")
         self._release_key(session)
-        session.conn.close("The server could not process this stream.")
+        if session.conn is not None:
+            session.conn.close("The server could not process this stream.")
 
     def _end(self, session: _Session, reason: str) -> None:
         """Call the sink's on_end exactly once, whatever path got here first."""
@@ -334,24 +484,3 @@ class RtmpServer:
         key = session.stream_key
         if key is not None and self._by_key.get(key) is session:
             del self._by_key[key]
-
-    async def _flush(self, session: _Session) -> None:
-        data = session.conn.data_to_send()
-        if not data or session.writer.transport.is_closing():
-            return
-        session.writer.write(data)
-        async with asyncio.timeout(self.limits.idle_timeout):
-            await session.writer.drain()
-
-    async def _hang_up(self, session: _Session) -> None:
-        """Send the last queued words, then close; reset the socket if that stalls."""
-        writer = session.writer
-        try:
-            data = session.conn.data_to_send()
-            if data and not writer.transport.is_closing():
-                writer.write(data)
-            writer.close()
-            async with asyncio.timeout(CLOSE_GRACE):
-                await writer.wait_closed()
-        except (TimeoutError, ConnectionError, OSError):
-            writer.transport.abort()
