@@ -34,6 +34,9 @@ POSITIONS = ("scroll", "top", "bottom")
 COLORS = ("#ffffff", "#fe0302", "#ff7204", "#ffaa02", "#ffd302", "#00cd00", "#00a1d6", "#4266be", "#cc0273")
 
 CLOSE_POLICY_VIOLATION = 1008
+#: The close code of a viewer that fell too far behind the room's events (after a ``too_slow``
+#: error frame); the client may reconnect.
+CLOSE_TOO_SLOW = 4408
 
 
 @dataclass(frozen=True)

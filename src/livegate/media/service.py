@@ -63,7 +63,7 @@ class CutoffResult:
 
 
 #: A live room's tier is re-checked at least this often, even if nothing seen here changed.
-RETIER_SECONDS = 10.0
+RETIER_SECONDS = 30.0
 
 
 class MediaService:
