@@ -13,6 +13,7 @@ A :class:`Moderator` is compiled once and never changes, so any number of thread
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 from livegate.chat.lexicon.errors import MessageTooLong
 from livegate.chat.lexicon.lexicon import Action, AllowList, Category, Lexicon
 from livegate.chat.lexicon.matcher import CandidateHit, CompiledLexicon, MatchPolicy
+from livegate.chat.lexicon.normalize import Step
 
 __all__ = ["Hit", "ModerationDecision", "Moderator", "ModeratorSlot", "moderate_lines"]
 
@@ -109,6 +111,12 @@ class ModerationDecision:
         }
 
 
+@functools.lru_cache(maxsize=1024)
+def _step_values(steps: tuple[Step, ...]) -> tuple[str, ...]:
+    """The steps as plain strings (few distinct combinations occur)."""
+    return tuple(step.value for step in steps)
+
+
 def _hit_order(hit: Hit) -> tuple[int, int, int, int]:
     return (-hit.action.rank, -hit.severity, hit.start, hit.start - hit.end)
 
@@ -166,13 +174,16 @@ class Moderator:
                 limit=self._max_chars,
             )
         compiled = self._compiled
-        flags = compiled.might_match(text)
-        if not flags:
+        found = compiled.scan(text)  # the hot path; compiled.match(), unrolled
+        if found is None:
             return self._pass
-        candidates = compiled.find(text, flags)
+        candidates = compiled.confirm(text, found)
         if not candidates:
             return self._pass
-        hits = sorted((self._to_hit(text, c) for c in candidates), key=_hit_order)
+        if len(candidates) == 1:
+            hits = [self._to_hit(text, candidates[0])]
+        else:
+            hits = sorted((self._to_hit(text, c) for c in candidates), key=_hit_order)
         action = hits[0].action
         masked = _mask(text, hits) if action is Action.MASK else None
         return ModerationDecision(action, tuple(hits), masked, self._version)
@@ -183,17 +194,17 @@ class Moderator:
 
     @staticmethod
     def _to_hit(text: str, candidate: CandidateHit) -> Hit:
-        entry = candidate.entry
+        entry, kind, start, end, steps = candidate
         return Hit(
-            term=entry.term,
-            category=entry.category,
-            severity=entry.severity,
-            action=entry.action,
-            start=candidate.start,
-            end=candidate.end,
-            original=text[candidate.start : candidate.end],
-            steps=tuple(step.value for step in candidate.steps),
-            via=candidate.kind.value,
+            entry.term,
+            entry.category,
+            entry.severity,
+            entry.action,
+            start,
+            end,
+            text[start:end],
+            _step_values(steps),
+            kind._value_,  # .value, without the enum property's call
         )
 
     def __repr__(self) -> str:

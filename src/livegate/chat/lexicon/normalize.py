@@ -19,17 +19,18 @@ Two entry points serve two needs:
 
 Matcher encodings. ``pyahocorasick`` finds a node's child by a linear scan, so an automaton
 over a large Chinese lexicon, whose root has thousands of children, is several times slower
-than one over Latin text. For the automata each CJK ideograph is therefore written as two
-private-use code units (a *high* unit from ``U+E000`` and a *low* unit from ``U+E100``),
-which caps a node's fan-out at a few hundred; in the pinyin *reading* each ideograph becomes
-its syllable's number, again as two units (``U+F000``/``U+F100``), so a homophone key can
-only match whole syllables. High and low ranges are disjoint, so token boundaries are never
-ambiguous, and the input's own private-use characters are deleted by the fold so they cannot
-forge tokens.
+than one over Latin text. The automata therefore see folded text as its UTF-8 bytes, one
+code unit per byte (:func:`encode`: ``str.encode`` and a Latin-1 ``decode``, both plain C
+copies): an ideograph is three units, no node has more than 256 children, ASCII stays as it
+is, and since UTF-8 is self-synchronising a key can only match on whole characters. In the
+pinyin *reading* each ideograph becomes its syllable's number as two private-use units
+(``U+F000``/``U+F100``), so a homophone key can only match whole syllables; the input's own
+private-use characters are deleted by the fold so they cannot forge syllables.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -39,6 +40,7 @@ from enum import StrEnum
 from importlib import resources
 from itertools import accumulate, compress
 from operator import ne, sub
+from typing import NamedTuple
 
 __all__ = [
     "Step",
@@ -60,6 +62,7 @@ __all__ = [
     "latin_runs",
     "run_bounds",
     "lower_latin",
+    "latin_letters_fold_to_letters",
     "fold_tables",
     "warm_up",
     "READING_GAP",
@@ -69,6 +72,9 @@ __all__ = [
     "chars_before",
     "reading_of",
     "Reading",
+    "steps_between",
+    "ideographs_between",
+    "removed_in",
 ]
 
 
@@ -96,17 +102,12 @@ class CharFold:
     steps: tuple[Step, ...]
 
 
-# Encoding of CJK ideographs into two private-use units (see module docstring).
 _CJK_FIRST = 0x3400
 _CJK_LAST = 0x9FFF
-_HIGH_BASE = 0xE000
-_LOW_BASE = 0xE100
-_LOW_BITS = 7
-_LOW_MASK = (1 << _LOW_BITS) - 1
 # Encoding of syllable numbers in the pinyin reading.
 _SYLLABLE_HIGH = 0xF000
 _SYLLABLE_LOW = 0xF100
-_SYLLABLE_PER_HIGH = 32
+_SYLLABLE_PER_HIGH = 16
 
 #: Code points below this are folded by table lookup in the hot path; a message with any
 #: character at or above it (CJK extension B and later, tags, plane-15/16 private use) takes
@@ -128,11 +129,9 @@ READING_GAP = "\x00"
 
 #: ``REPEAT_RE.sub("", text)`` collapses runs of one character (of folded text).
 REPEAT_RE = re.compile("(.)(?=\\1)", re.S)
+_RUN_RE = re.compile("(.)\\1*", re.S)
 #: Characters beyond :data:`TABLE_LIMIT`; a message holding one takes the slow path.
 HIGH_PLANE_RE = re.compile("[\U00020000-\U0010ffff]")
-
-
-_LOW_UNIT_RE = re.compile("[\ue100-\ue17f]")
 
 
 _CJK_RUN_RE = re.compile("[\u3400-\u9fff\uf900-\ufaff\U00020000-\U000323af]+")
@@ -144,22 +143,12 @@ def is_cjk(ch: str) -> bool:
     return 0x3400 <= cp <= 0x9FFF or 0xF900 <= cp <= 0xFAFF or 0x20000 <= cp <= 0x323AF or cp == 0x3007
 
 
-def _encode_char(cp: int) -> str:
-    k = cp - _CJK_FIRST
-    return chr(_HIGH_BASE + (k >> _LOW_BITS)) + chr(_LOW_BASE + (k & _LOW_MASK))
-
-
 def collapse_runs(folded: str) -> tuple[str, tuple[int, ...]]:
     """Collapse runs of one character; return the collapsed text and each run's length."""
-    chars: list[str] = []
-    runs: list[int] = []
-    for ch in folded:
-        if chars and chars[-1] == ch:
-            runs[-1] += 1
-        else:
-            chars.append(ch)
-            runs.append(1)
-    return "".join(chars), tuple(runs)
+    collapsed = REPEAT_RE.sub("", folded)
+    if len(collapsed) == len(folded):
+        return collapsed, (1,) * len(folded)
+    return collapsed, tuple(m.end() - m.start() for m in _RUN_RE.finditer(folded))
 
 
 # -- tables ------------------------------------------------------------------------------
@@ -218,6 +207,8 @@ class FoldTables:
 
     The translate tables are lists indexed by code point rather than dicts: ``str.translate``
     treats a missing dict key as a raised ``KeyError``, which costs more than the lookup.
+    Tables of small numbers are ``bytes``, which index the same way at an eighth of the
+    memory (the slow path uses them, and it is the memory it touches that it waits for).
     """
 
     def __init__(self) -> None:
@@ -236,16 +227,30 @@ class FoldTables:
                 self.folds[cp] = fold
                 fold_plain[cp] = fold.text or None
         self.fold_plain = fold_plain
-        # cp -> chr(length of its fold), for the offset map in trace().
-        one = "\x01"
-        self.fold_length: list[int | str | None] = [one] * TABLE_LIMIT
+        # cp -> length of its fold, for the offset map in trace(). A bytes object serves as a
+        # translate table (indexing it gives an int) and is an eighth of the size of a list.
+        fold_length = bytearray(b"\x01") * TABLE_LIMIT
         for cp, fold in self.folds.items():
-            self.fold_length[cp] = chr(min(len(fold.text), 255))
+            fold_length[cp] = min(len(fold.text), 255)
+        self.fold_length = bytes(fold_length)
         self.ascii_table = {cp: fold_plain[cp] for cp in range(128) if fold_plain[cp] != cp}
-        encode_table = identity.copy()
-        for cp in range(_CJK_FIRST, _CJK_LAST + 1):
-            encode_table[cp] = _encode_char(cp)
-        self.encode_table = encode_table
+        # The same for bytes.translate (table, delete), which is several times faster; None
+        # if some ASCII character folded into several (it does not, with the shipped data).
+        byte_table = bytearray(range(256))
+        byte_delete = bytearray()
+        self.ascii_fold: tuple[bytes, bytes] | None = None
+        for cp in range(128):
+            plain = fold_plain[cp]
+            if plain is None:
+                byte_delete.append(cp)
+            elif isinstance(plain, int):
+                byte_table[cp] = plain
+            elif len(plain) == 1 and plain.isascii():
+                byte_table[cp] = ord(plain)
+            else:
+                break
+        else:
+            self.ascii_fold = (bytes(byte_table), bytes(byte_delete))
         # The reading: each ideograph (as folded) -> its default syllable's two units.
         self.syllable_units: dict[str, str] = {}
         for syllable, number in phonetic.syllable_ids().items():
@@ -259,11 +264,18 @@ class FoldTables:
                 self.char_units[chr(cp)] = units
         # Original character -> its contribution to the reading (see READING_GAP).
         self.reading_table: list[int | str | None] = [READING_GAP] * TABLE_LIMIT
-        self.reading_length: list[int | str | None] = ["\x01"] * TABLE_LIMIT
+        reading_length = bytearray(TABLE_LIMIT)
         for cp in range(TABLE_LIMIT):
             piece = self.reading_piece(chr(cp))
             self.reading_table[cp] = piece or None
-            self.reading_length[cp] = chr(len(piece))
+            reading_length[cp] = len(piece)
+        self.reading_length = bytes(reading_length)
+        # cp -> 1 for an ideograph that the fold leaves as it is (so with no steps), else 0.
+        as_is = bytearray(TABLE_LIMIT)
+        for first, last in ((0x3400, 0x9FFF), (0xF900, 0xFAFF)):
+            for cp in range(first, last + 1):
+                as_is[cp] = cp not in self.folds
+        self.ideograph_as_is = bytes(as_is)
 
     def compute(self, ch: str) -> CharFold:
         """Fold one character: homoglyph symbols, NFKC, case, marks, homoglyphs, t2s."""
@@ -362,7 +374,7 @@ def _syllable_units(syllable: str) -> str | None:
 
 
 def fast_fold(text: str) -> tuple[str, str | None] | None:
-    """Hot path: (collapsed encoded text, encoded reading or None), or None for the slow path.
+    """Hot path: (collapsed text as :func:`encode` writes it, reading or None), or None.
 
     The reading (ideographs as syllable numbers) is returned only when the message holds an
     ideograph; it exists to match Chinese terms written with homophones. ``None`` as a whole
@@ -373,30 +385,32 @@ def fast_fold(text: str) -> tuple[str, str | None] | None:
         return REPEAT_RE.sub("", text.translate(tables.ascii_table)), None
     if HIGH_PLANE_RE.search(text) is not None:
         return None
-    folded = text.translate(tables.fold_plain)
-    collapsed = REPEAT_RE.sub("", folded)
-    if folded.isascii():
+    collapsed = REPEAT_RE.sub("", text.translate(tables.fold_plain))
+    if collapsed.isascii():
         return collapsed, None
     reading = text.translate(tables.reading_table)
-    return collapsed.translate(tables.encode_table), (reading if reading.strip(READING_GAP) else None)
+    return encode(collapsed), (reading if reading.strip(READING_GAP) else None)
 
 
 def encode(folded: str) -> str:
-    """Folded text in the automaton encoding (each ideograph as two private-use units)."""
-    return folded.translate(_get_tables().encode_table)
+    """Folded text in the automaton encoding: its UTF-8 bytes, one code unit per byte.
+
+    Folded text holds no surrogates (the fold removes them), so this cannot fail.
+    """
+    return folded.encode("utf-8").decode("latin-1")
 
 
 # -- slow path ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class FoldedText:
+class FoldedText(NamedTuple):
     """A message folded character by character, with the way back to the original.
 
     ``folded`` is the uncollapsed fold (separators removed); ``folded_origin[i]`` is the index
     of the original character that produced ``folded[i]``. ``collapsed`` is ``folded`` with
     runs collapsed; ``collapsed_start[j]``/``runs[j]`` give the run in ``folded`` behind
-    ``collapsed[j]``.
+    ``collapsed[j]``. (A named tuple, which is quick to make: the slow path makes one for
+    every message that hits something.)
     """
 
     original: str
@@ -421,40 +435,64 @@ class FoldedText:
 
     def steps_between(self, start: int, end: int) -> set[Step]:
         """Every step that changed an original character in [start, end)."""
-        folds = _get_tables().folds
-        steps: set[Step] = set()
-        for ch in self.original[start:end]:
-            cp = ord(ch)
-            fold = folds.get(cp) if cp < TABLE_LIMIT else fold_char(ch)
-            if fold is not None:
-                steps.update(fold.steps)
-        return steps
+        return steps_between(self.original, start, end)
 
     def ideographs_between(self, start: int, end: int) -> str:
         """The folded ideographs of original characters [start, end), in order."""
-        return "".join(_CJK_RUN_RE.findall(fold_term(self.original[start:end])))
+        return ideographs_between(self.original, start, end)
 
     def removed_in(self, start: int, end: int) -> tuple[str, ...]:
         """The original characters in [start, end) that the fold removed."""
-        segment = self.original[start:end]
-        if HIGH_PLANE_RE.search(segment) is not None:
-            return tuple(c for c in segment if not fold_char(c).text)
-        lengths = segment.translate(_get_tables().fold_length)
-        if "\x00" not in lengths:
-            return ()
-        return tuple(c for c, n in zip(segment, lengths, strict=True) if n == "\x00")
+        return removed_in(self.original, start, end)
 
 
-def trace(text: str) -> FoldedText:
+def steps_between(text: str, start: int, end: int) -> set[Step]:
+    """Every step that changed a character of ``text`` in [start, end)."""
+    folds = _get_tables().folds
+    steps: set[Step] = set()
+    for ch in text[start:end]:
+        cp = ord(ch)
+        fold = folds.get(cp) if cp < TABLE_LIMIT else fold_char(ch)
+        if fold is not None:
+            steps.update(fold.steps)
+    return steps
+
+
+def ideographs_between(text: str, start: int, end: int) -> str:
+    """The folded ideographs of the characters of ``text`` in [start, end), in order."""
+    segment = text[start:end]
+    if HIGH_PLANE_RE.search(segment) is None:
+        folded = segment.translate(_get_tables().fold_plain)  # fold_term(), in C
+    else:
+        folded = fold_term(segment)
+    return "".join(_CJK_RUN_RE.findall(folded))
+
+
+def removed_in(text: str, start: int, end: int) -> tuple[str, ...]:
+    """The characters of ``text`` in [start, end) that the fold removed."""
+    segment = text[start:end]
+    if HIGH_PLANE_RE.search(segment) is not None:
+        return tuple(c for c in segment if not fold_char(c).text)
+    lengths = segment.translate(_get_tables().fold_length)
+    if "\x00" not in lengths:
+        return ()
+    return tuple(c for c, n in zip(segment, lengths, strict=True) if n == "\x00")
+
+
+def trace(text: str, folded: str | None = None, collapsed: str | None = None) -> FoldedText:
     """Slow path: fold ``text`` keeping, for each folded character, its original index.
 
     Built from C-level pieces (``translate``, ``compress``, ``map``) rather than a Python
     loop per character; only characters that fold into several (``ß``, ``ﬁ``) or that lie
     beyond the tables need the loop. Steps are looked up lazily, for matched spans only.
+
+    The hot path passes the fold (and the collapsed fold) it has already made of a text
+    within the tables, so they are not made twice.
     """
     tables = _get_tables()
-    if HIGH_PLANE_RE.search(text) is None:
-        folded = text.translate(tables.fold_plain)
+    if folded is not None or HIGH_PLANE_RE.search(text) is None:
+        if folded is None:
+            folded = text.translate(tables.fold_plain)
         lengths = text.translate(tables.fold_length)
         if len(folded) == len(lengths) - lengths.count("\x00"):
             origin = list(compress(range(len(text)), lengths.encode("latin-1")))
@@ -465,20 +503,18 @@ def trace(text: str) -> FoldedText:
         folded = "".join(pieces)
         origin = [i for i, piece in enumerate(pieces) for _ in piece]
     size = len(folded)
-    starts = list(compress(range(size), map(ne, folded, "\x00" + folded)))
-    runs = list(map(sub, starts[1:] + [size], starts))
-    return FoldedText(
-        original=text,
-        folded=folded,
-        folded_origin=origin,
-        collapsed=REPEAT_RE.sub("", folded),
-        collapsed_start=starts,
-        runs=runs,
-    )
+    if collapsed is None:
+        collapsed = REPEAT_RE.sub("", folded)
+    if len(collapsed) == size:  # no runs: the usual case
+        starts = list(range(size))
+        runs = [1] * size
+    else:
+        starts = list(compress(range(size), map(ne, folded, "\x00" + folded)))
+        runs = list(map(sub, starts[1:] + [size], starts))
+    return FoldedText(text, folded, origin, collapsed, starts, runs)
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
     """A message's reading (slow path), with the way back to the original characters."""
 
     text: str
@@ -500,8 +536,11 @@ def reading_of(text: str) -> Reading:
 
 
 def chars_before(encoded: str, unit: int) -> int:
-    """How many characters the first ``unit`` code units of an encoded folded text hold."""
-    return unit - len(_LOW_UNIT_RE.findall(encoded, 0, unit))
+    """How many characters the first ``unit`` code units of an encoded folded text hold.
+
+    ``unit`` must fall between two characters (as a key's start and end do).
+    """
+    return len(encoded[:unit].encode("latin-1").decode("utf-8"))
 
 
 # -- terms -------------------------------------------------------------------------------
@@ -535,8 +574,18 @@ def encode_reading(folded: str, reading: tuple[str, ...]) -> str | None:
 # -- Latin letters: typed pinyin, word boundaries ---------------------------------------
 
 
-#: Runs of Latin letters (ASCII, accented, fullwidth): the units typed pinyin is made of.
-LATIN_RUN_RE = re.compile("[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\uff21-\uff3a\uff41-\uff5a]+")
+#: Latin letters (ASCII, accented, fullwidth): the units typed pinyin is made of.
+_LATIN_LETTERS = (
+    ("A", "Z"),
+    ("a", "z"),
+    ("\u00c0", "\u00d6"),
+    ("\u00d8", "\u00f6"),
+    ("\u00f8", "\u024f"),
+    ("\uff21", "\uff3a"),
+    ("\uff41", "\uff5a"),
+)
+#: Runs of Latin letters.
+LATIN_RUN_RE = re.compile("[" + "".join(f"{first}-{last}" for first, last in _LATIN_LETTERS) + "]+")
 
 
 def lower_latin(joined: str) -> str:
@@ -549,6 +598,27 @@ def lower_latin(joined: str) -> str:
         return joined
     plain = "".join(c if c.isascii() else (_strip_marks(unicodedata.normalize("NFKC", c)) or c)[:1] for c in joined)
     return plain
+
+
+@functools.cache
+def latin_letters_fold_to_letters() -> bool:
+    """Whether each Latin letter that types an ASCII letter also folds to one (or more).
+
+    True for the shipped tables. It lets the hot path skip the Latin token scan for a message
+    whose fold holds no ASCII letter: such a message has no letter a token key could use.
+    """
+    for first, last in _LATIN_LETTERS:
+        for cp in range(ord(first), ord(last) + 1):
+            ch = chr(cp)
+            typed = lower_latin(ch)
+            folded = fold_char(ch).text
+            if _has_ascii_letter(typed) and not _has_ascii_letter(folded):
+                return False
+    return True
+
+
+def _has_ascii_letter(text: str) -> bool:
+    return any(c.isascii() and c.isalpha() for c in text)
 
 
 def run_bounds(runs: list[str]) -> set[int]:
