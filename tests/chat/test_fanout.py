@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
@@ -28,6 +25,7 @@ from livegate.chat.hub import MAX_BATCH_BYTES, batch_frame, batch_frames, text_f
 from livegate.core.permissions import Role
 from tests.chat.helpers import Frames, make_room, make_viewer
 from tests.conftest import sign_in_http
+from tests.e2e.conftest import start_live_server, stop_live_server
 
 WS_IMPLEMENTATIONS = ["websockets-sansio", "websockets"]
 
@@ -53,29 +51,11 @@ class Live:
 
 @contextmanager
 def serve(platform: Platform, ws: str) -> Iterator[Live]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(platform), log_config=None, access_log=False,
-                                           lifespan="on", ws=ws))  # type: ignore[arg-type]
-    loop = asyncio.new_event_loop()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(server.serve(sockets=[sock]))
-        finally:
-            loop.close()
-
-    thread = threading.Thread(target=run, name=f"live-{ws}", daemon=True)
-    thread.start()
-    assert platform.ready.wait(30), "platform did not start"
+    srv = start_live_server(platform, ws)
     try:
-        yield Live(platform, f"http://127.0.0.1:{port}", loop)
+        yield Live(platform, srv.url, srv.loop)
     finally:
-        server.should_exit = True
-        thread.join(30)
+        stop_live_server(srv)
 
 
 def _connect(url: str, **kw: Any) -> ClientConnection:

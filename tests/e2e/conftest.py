@@ -37,14 +37,17 @@ class LiveServer:
         return f"rtmp://127.0.0.1:{self.rtmp_port}/live/{key}"
 
 
-def start_live_server(platform: Platform) -> LiveServer:
+def start_live_server(platform: Platform, ws: str = "websockets") -> LiveServer:
+    """The platform served by uvicorn on a thread of its own; ``ws`` names uvicorn's WebSocket
+    protocol (``websockets`` or ``websockets-sansio``)."""
     # Bind first: clients that connect before uvicorn accepts wait in the backlog.
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
     app = create_app(platform)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="websockets"))
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on",
+                                           ws=ws))  # type: ignore[arg-type]
 
     loop = asyncio.new_event_loop()
 
@@ -55,7 +58,7 @@ def start_live_server(platform: Platform) -> LiveServer:
         finally:
             loop.close()
 
-    thread = threading.Thread(target=run, name="live-server", daemon=True)
+    thread = threading.Thread(target=run, name=f"live-server-{ws}", daemon=True)
     thread.start()
     assert platform.ready.wait(30), "platform did not start"
     return LiveServer(platform, f"http://127.0.0.1:{port}", thread, server, loop)
