@@ -6,13 +6,14 @@ livegate runs twice: in overlay mode with the policy's frame sampler on (what th
 does by default: decoding a frame every few seconds for review), and with the sampler off
 (the like-for-like remux against nginx-rtmp).
 
-    .venv/bin/python bench/bench_ingest.py [--streams 4] [--seconds 60]
+    .venv/bin/python bench/bench_ingest.py [--streams 4] [--seconds 60] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -106,15 +107,26 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--streams", type=int, default=4)
     ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="nginx-rtmp / livegate pairs, run alternately; the median ratio is the result")
     args = ap.parse_args()
     src = input_file()
-    nginx = run_nginx(args.streams, args.seconds, src)
-    ours_plain = run_livegate(args.streams, args.seconds, src, sampling=False)
-    ours_sampled = run_livegate(args.streams, args.seconds, src, sampling=True)
-    print(f"{args.streams} x 720p30 2.5 Mbit/s publishers, {args.seconds} s window, CPU-s per stream-minute")
-    print(f"  nginx-rtmp (HLS on)                 {nginx:6.3f}")
-    print(f"  livegate (overlay, sampler off)     {ours_plain:6.3f}   ratio {ours_plain / nginx:5.2f}  (goal <= 1.5)")
-    print(f"  livegate (overlay, sampler 10 s)    {ours_sampled:6.3f}   ratio {ours_sampled / nginx:5.2f}")
+    # Both figures move together with the machine (CPU seconds of a loaded or throttled host
+    # count for more); pairs measured back to back and their median ratio are what holds.
+    pairs: list[tuple[float, float]] = []
+    for _ in range(args.repeat):
+        pairs.append((run_nginx(args.streams, args.seconds, src),
+                      run_livegate(args.streams, args.seconds, src, sampling=False)))
+    sampled = run_livegate(args.streams, args.seconds, src, sampling=True)
+    print(f"{args.streams} x 720p30 2.5 Mbit/s publishers, {args.seconds} s windows, CPU-s per stream-minute")
+    for i, (nginx, ours) in enumerate(pairs, 1):
+        print(f"  pair {i}: nginx-rtmp (HLS on) {nginx:6.3f}   livegate (overlay, sampler off) {ours:6.3f}"
+              f"   ratio {ours / nginx:5.2f}")
+    ratio = statistics.median(ours / nginx for nginx, ours in pairs)
+    nginx_median = statistics.median(n for n, _ in pairs)
+    print(f"  median ratio, sampler off         {ratio:5.2f}  (goal <= 1.5)")
+    print(f"  livegate (overlay, sampler 10 s)  {sampled:6.3f}   ratio {sampled / nginx_median:5.2f} "
+          "(to the median nginx-rtmp figure; the frame tap feeds review's classifiers)")
 
 
 if __name__ == "__main__":
