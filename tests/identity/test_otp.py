@@ -289,3 +289,17 @@ async def test_nothing_secret_in_logs_or_errors(h: Harness, caplog: pytest.LogCa
     text = caplog.text + str(info.value.to_dict())
     for secret in (code, "13812345678", "203.0.113.9"):
         assert secret not in text
+
+
+@pytest.mark.parametrize("digits", [3, 11])
+def test_code_length_outside_4_to_10_is_refused(digits: int) -> None:
+    with pytest.raises(ValueError, match="code_digits"):
+        OtpPolicy(code_digits=digits)
+
+
+async def test_codes_have_the_policys_length() -> None:
+    h = make(OtpPolicy(code_digits=4))
+    await h.service.request_code(PHONE, purpose="login", ip=None)
+    code = h.code()
+    assert len(code) == 4 and code.isdigit()
+    assert (await h.service.verify_code(PHONE, code, purpose="login")).phone_e164 == PHONE

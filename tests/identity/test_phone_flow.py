@@ -131,3 +131,21 @@ def test_the_otp_table_holds_no_code_or_number(platform: Platform, client: TestC
 
 def test_anonymous_cannot_request_codes(client: TestClient) -> None:
     assert As(client).post("/api/v1/me/phone/code", json={"phone": PHONE}).status_code == 401
+
+
+def test_the_policy_sets_the_length_of_the_code(platform: Platform, client: TestClient) -> None:
+    import yaml
+
+    from livegate.core.policy import default_policy_text, parse_policy
+
+    doc = yaml.safe_load(default_policy_text())
+    doc["otp"]["code_length"] = 8
+    platform.policy.swap(parse_policy(yaml.safe_dump(doc, allow_unicode=True), source="test"))
+    viewer = signup(client, "viewer-eight")
+    assert viewer.post("/api/v1/me/phone/code", json={"phone": "139 1234 5678"}).status_code == 200
+    code = _code(platform)
+    assert len(code) == 8 and code.isdigit()
+    r = viewer.post("/api/v1/me/phone/verify", json={"phone": "+8613912345678", "code": code[:6]})
+    assert r.status_code != 200  # six of the eight digits are a wrong try
+    r = viewer.post("/api/v1/me/phone/verify", json={"phone": "+8613912345678", "code": code})
+    assert r.status_code == 200, r.text

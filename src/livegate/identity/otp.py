@@ -3,7 +3,8 @@
 Art. 12 verifies audience members by their mobile number; a six-digit code sent to it is
 the proof. The service owns the rules that make such a code safe, all in one place:
 
-* 6 digits from :mod:`secrets`, valid for 5 minutes, at most 5 tries, usable once;
+* 6 digits (the policy's ``otp.code_length``, 4 to 10) from :mod:`secrets`, valid for 5
+  minutes, at most 5 tries, usable once;
 * a 60 s cooldown before the next code to the same number and purpose;
 * rate limits per number and per client address (rules of the core
   :class:`~livegate.core.ratelimit.RateLimiter`, counted in memory or in Redis), so nobody
@@ -74,6 +75,7 @@ class OtpPolicy:
     code_ttl_s: float = 300.0
     max_attempts: int = 5
     resend_cooldown_s: float = 60.0
+    code_digits: int = CODE_DIGITS
     per_phone: tuple[RateRule, ...] = (
         RateRule.per_window("otp_send_phone_hour", 5, 3600.0),
         RateRule.per_window("otp_send_phone_day", 10, 86400.0),
@@ -82,6 +84,10 @@ class OtpPolicy:
         RateRule.per_window("otp_send_ip_hour", 20, 3600.0),
         RateRule.per_window("otp_send_ip_day", 100, 86400.0),
     )
+
+    def __post_init__(self) -> None:
+        if not 4 <= self.code_digits <= 10:
+            raise ValueError(f"OtpPolicy.code_digits must be 4..10, not {self.code_digits}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +278,8 @@ class OtpService:
             await self._enforce("ip", self._subject("ip", ip), self.policy.per_ip)
 
         challenge_id = secrets.token_urlsafe(16)
-        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        digits = self.policy.code_digits
+        code = f"{secrets.randbelow(10**digits):0{digits}d}"
         challenge = OtpChallenge(
             challenge_id=challenge_id,
             subject=subject,

@@ -167,7 +167,7 @@ class IdentityModule:
     # --- phone verification (audience, Art. 12) ---------------------------------------------
     def otp_service(self) -> OtpService:
         o = self.p.policy.get().otp
-        policy = OtpPolicy(code_ttl_s=o.code_ttl_seconds, max_attempts=o.max_attempts,
+        policy = OtpPolicy(code_ttl_s=o.code_ttl_seconds, max_attempts=o.max_attempts, code_digits=o.code_length,
                            resend_cooldown_s=o.resend_cooldown_seconds, per_phone=(o.per_number_rule(),),
                            per_ip=(o.per_ip_rule(),))
         return OtpService(self.otp_store, self.sms, secret=self._otp_secret, clock=self.p.clock, policy=policy,
