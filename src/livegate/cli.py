@@ -144,7 +144,7 @@ def serve(
                   f"(accounts in {settings.data_dir / 'demo.json'})")
     config = uvicorn.Config(fastapi_app, host=settings.http_host, port=settings.http_port, log_config=None,
                             access_log=False, ws_max_size=64 * 1024, lifespan="on")
-    server = _QuietServer(config)
+    server = _quiet_server(config)
 
     async def main() -> None:
         if demo_info:
@@ -169,16 +169,15 @@ def serve(
         platform.close()
 
 
-def _quiet_server_class() -> type:
+def _quiet_server(config: Any) -> Any:
+    """uvicorn's server, ticking once a second instead of ten times.
+
+    Its tick only refreshes the Date header (once a second anyway) and notices a request to
+    exit; ten wake-ups a second were a good part of an idle node's CPU. Exiting takes up to a
+    second longer. Built here because uvicorn is imported only when serving."""
     import uvicorn
 
     class QuietServer(uvicorn.Server):
-        """uvicorn's server, ticking once a second instead of ten times.
-
-        Its tick only refreshes the Date header (once a second anyway) and notices a request
-        to exit; ten wake-ups a second were a good part of an idle node's CPU. Exiting takes
-        up to a second longer."""
-
         async def main_loop(self) -> None:
             counter = 0
             should_exit = await self.on_tick(counter)
@@ -187,11 +186,7 @@ def _quiet_server_class() -> type:
                 await asyncio.sleep(1.0)
                 should_exit = await self.on_tick(counter)
 
-    return QuietServer
-
-
-def _QuietServer(config: Any) -> Any:  # noqa: N802 - a class, built lazily (uvicorn loads on serve)
-    return _quiet_server_class()(config)
+    return QuietServer(config)
 
 
 # config -----------------------------------------------------------------------------------
