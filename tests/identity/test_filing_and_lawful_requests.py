@@ -20,7 +20,8 @@ from tests.identity.helpers import make_verified_publisher, resident_id_for, ver
 
 def _audit(platform: Platform, action: str) -> list[AuditEntry]:
     with platform.db.session() as s:
-        return list(s.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+        return list(s.scalars(select(AuditEntry).where(AuditEntry.action == action)
+                              .order_by(AuditEntry.seq)))
 
 
 def test_filing_export_is_masked_unless_full_with_reveal_and_a_reason(platform: Platform, client: TestClient,

@@ -95,5 +95,6 @@ def test_filing_export_cli_masked_and_refused_without_permission(platform: Platf
                             "--format", "csv", *_dd(platform)], env=_env(platform))
     assert r.exit_code == 0 and resident_id_for("cli-pub") in r.output
     with platform.db.session() as s:
-        entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "filing.export")).all()
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "filing.export")
+                             .order_by(AuditEntry.seq)).all()
         assert [(e.details["full"], e.actor.split(":")[0]) for e in entries] == [(False, "cli"), (True, "account")]

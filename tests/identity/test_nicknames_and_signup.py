@@ -56,7 +56,8 @@ def test_signup_then_change_nickname_unique_rate_limited_and_audited(platform: P
     assert r.status_code == 429 and "retry-after" in r.headers
     assert user.get("/api/v1/me").json()["nickname"] == "Moon 4"
     with platform.db.session() as s:
-        changes = s.scalars(select(AuditEntry).where(AuditEntry.action == "account.nickname_change")).all()
+        changes = s.scalars(select(AuditEntry).where(AuditEntry.action == "account.nickname_change")
+                            .order_by(AuditEntry.seq)).all()
         assert [c.details["to"] for c in changes] == ["Moon 2", "Moon 3", "Moon 4"]
 
 

@@ -35,7 +35,8 @@ def _count(platform: Platform, model: type) -> int:
 
 def _actions(platform: Platform, action: str) -> list[AuditEntry]:
     with platform.db.session() as s:
-        return list(s.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+        return list(s.scalars(select(AuditEntry).where(AuditEntry.action == action)
+                              .order_by(AuditEntry.seq)))
 
 
 def test_submission_review_and_approval_make_a_publisher(platform: Platform, client: TestClient,

@@ -68,7 +68,8 @@ def test_59_days_kept_61_purged_held_kept(rp: Platform, clock: ManualClock) -> N
         assert s.scalar(select(func.count()).select_from(ControlOrder)) == 0
         # network logs are kept 180 days by default
         assert s.scalar(select(func.count()).select_from(AccountLogEntry)) == 1
-        audit = s.scalars(select(AuditEntry).where(AuditEntry.action == "retention.purge")).all()
+        audit = s.scalars(select(AuditEntry).where(AuditEntry.action == "retention.purge")
+                          .order_by(AuditEntry.seq)).all()
         assert audit[-1].details["deleted"]["stream_sessions"] == 1
 
     clock.advance(days=120)  # 181 days: network logs go too
