@@ -6,6 +6,12 @@ not cut off, length) -> rate limits (per account and room, per room, slow mode; 
 Redis across nodes) -> lexicon (+ optional classifier) -> pre-moderation -> stored with its
 decision, account, IP and client -> acknowledged -> fanned out. Nothing is acknowledged
 before it is durable (Art. 16).
+
+Storing is a group commit: the comments that arrive while a transaction is being written
+wait for the next one and go in together (the rest of the gate is read for all of them in one
+query each, the rows are inserted in one statement), and every one of them is acknowledged
+after that transaction committed. A batch that fails is retried one comment per transaction,
+so one bad comment never costs the others.
 """
 
 from __future__ import annotations
@@ -50,16 +56,25 @@ CLASSIFIER_TIMEOUT = float(os.environ.get("LIVEGATE_CHAT_CLASSIFIER_TIMEOUT_MS",
 RECENT = 50
 #: How long a node trusts what it read about a room (cut-off, modes) and about an account that
 #: passed the identity gate (phone verified, agreements current, active). Mutes and sanctions
-#: are read for every comment; a mode switched on this node applies at once, on others
-#: within ROOM_CACHE_SECONDS.
+#: are read for every comment, in the transaction that stores it; a mode switched on this node
+#: applies at once, on others within ROOM_CACHE_SECONDS.
 ROOM_CACHE_SECONDS = 1.0
 ACCOUNT_CACHE_SECONDS = 10.0
+#: The most comments stored in one transaction (group commit).
+MAX_COMMIT_BATCH = 256
 
 
 class ChatError(LivegateError):
     """A chat operation could not be done."""
 
     code = "chat_error"
+
+
+class ChatStopping(ChatError):
+    """This node is stopping; the comment was not stored. Send it again."""
+
+    code = "chat.stopping"
+    http_status = 503
 
 
 class MessageNotHeld(Conflict):
@@ -126,6 +141,36 @@ class CommentResult:
         return out
 
 
+@dataclass
+class _StoreJob:
+    """One comment waiting for the group commit, with everything decided before the database."""
+
+    room_id: str
+    state: tuple[bool, RoomModes]
+    sender: Sender
+    text: str
+    ref: str
+    position: str
+    color: str
+    decision: ModerationDecision | None
+    outcome: ClassifierOutcome
+    too_long: Refusal | None
+    future: asyncio.Future[_Stored] | None = None
+
+
+#: What storing a comment gives: the sender's result, the viewers' frame, the held queue's view.
+_Stored = tuple[CommentResult, dict[str, Any] | None, dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class _GateReads:
+    """The parts of the gate read for a whole batch at once: active mutes (room, account) ->
+    until, and the accounts a sanction stops from commenting."""
+
+    mutes: dict[tuple[str, int], dt.datetime]
+    restrictions: dict[int, Refusal]
+
+
 @dataclass(frozen=True)
 class _Admission:
     refusal: Refusal | None
@@ -164,6 +209,8 @@ class ChatModule:
         self.lexicon_listeners: list[Callable[[str], None]] = []
         self._room_cache: dict[str, tuple[float, bool, RoomModes]] = {}
         self._db_executor: ThreadPoolExecutor | None = None
+        self._store_queue: list[_StoreJob] = []
+        self._storing = 0  # group commits in flight
         self._account_cache: dict[int, tuple[float, str]] = {}
         from prometheus_client import Counter
 
@@ -213,6 +260,10 @@ class ChatModule:
         if self._db_executor is not None:
             self._db_executor.shutdown(wait=False)
             self._db_executor = None
+        queued, self._store_queue = self._store_queue, []
+        for job in queued:
+            if job.future is not None and not job.future.done():
+                job.future.set_exception(ChatStopping())
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -423,7 +474,7 @@ class ChatModule:
         """The whole gate, for one viewer in one room (the ``hello`` frame uses it)."""
         if room is None:
             return _Admission(Refusal("chat.no_room", "Art. 11", "there is no such room"))
-        return self._admit(s, room.id, self._room_state(s, room), sender)
+        return self._admit(s, room.id, self._room_state(s, room), sender, self._gate_reads(s, [(room.id, sender)]))
 
     def _room_state(self, s: Session, room: Room) -> tuple[bool, RoomModes]:
         now = self.p.clock.monotonic()
@@ -445,7 +496,8 @@ class ChatModule:
             room = s.get(Room, room_id)
             return None if room is None else self._room_state(s, room)
 
-    def _admit(self, s: Session, room_id: str, state: tuple[bool, RoomModes], sender: Sender) -> _Admission:
+    def _admit(self, s: Session, room_id: str, state: tuple[bool, RoomModes], sender: Sender,
+               reads: _GateReads) -> _Admission:
         max_length = self.p.policy.get().comments.max_length
         principal = sender.principal
         if principal is None:
@@ -472,17 +524,36 @@ class ChatModule:
         if blocked:
             return replace(ok, refusal=Refusal("chat.room_closed", "Art. 14",
                                                "this room was stopped by the platform; comments are closed"))
-        mute = self.active_mute(s, room_id, principal.account_id)
-        if mute is not None:
-            until = mute.until.strftime("%Y-%m-%d %H:%M UTC")
+        muted_until = reads.mutes.get((room_id, principal.account_id))
+        if muted_until is not None:
+            until = muted_until.strftime("%Y-%m-%d %H:%M UTC")
             return replace(ok, refusal=Refusal("chat.muted", "Art. 11",
                                                f"a room manager muted you here until {until}"))
-        enforcement = getattr(self.p, "enforcement", None)
-        if enforcement is not None and hasattr(enforcement, "active_restriction"):
-            refusal = enforcement.active_restriction(s, principal.account_id, "comment")
-            if refusal is not None:
-                return replace(ok, refusal=refusal)
+        refusal = reads.restrictions.get(principal.account_id)
+        if refusal is not None:
+            return replace(ok, refusal=refusal)
         return ok
+
+    def _gate_reads(self, s: Session, senders: list[tuple[str, Sender]]) -> _GateReads:
+        """Active mutes and sanctions of every (room, sender): one query each, however many."""
+        accounts = {sender.account_id for _, sender in senders if sender.account_id is not None}
+        if not accounts:
+            return _GateReads({}, {})
+        rooms = {room_id for room_id, _ in senders}
+        now = self.p.clock.now()
+        mutes: dict[tuple[str, int], dt.datetime] = {}
+        for room_id, account_id, until in s.execute(
+                select(ChatMute.room_id, ChatMute.account_id, ChatMute.until).where(
+                    ChatMute.room_id.in_(rooms), ChatMute.account_id.in_(accounts), ChatMute.until > now,
+                    ChatMute.lifted_at.is_(None))):
+            key = (room_id, account_id)
+            if key not in mutes or until > mutes[key]:
+                mutes[key] = until
+        restrictions: dict[int, Refusal] = {}
+        enforcement = getattr(self.p, "enforcement", None)
+        if enforcement is not None and hasattr(enforcement, "active_restrictions"):
+            restrictions = enforcement.active_restrictions(s, accounts, "comment")
+        return _GateReads(mutes, restrictions)
 
     def comment_permission(self, room_id: str, principal: Principal | None) -> tuple[Refusal | None, RoomModes]:
         """For the viewer page: may this viewer comment here now, and under which modes."""
@@ -490,12 +561,6 @@ class ChatModule:
             room = s.get(Room, room_id)
             adm = self._admission(s, room, Sender(principal))
             return adm.refusal, adm.modes
-
-    def active_mute(self, s: Session, room_id: str, account_id: int) -> ChatMute | None:
-        now = self.p.clock.now()
-        return s.scalars(select(ChatMute).where(
-            ChatMute.room_id == room_id, ChatMute.account_id == account_id, ChatMute.until > now,
-            ChatMute.lifted_at.is_(None)).order_by(ChatMute.until.desc()).limit(1)).first()
 
     # -- posting -------------------------------------------------------------------------
     async def post_comment(self, room_id: str, sender: Sender, text: str, *, ref: str = "",
@@ -536,8 +601,8 @@ class ChatModule:
             else:
                 outcome = await consult(self.classifier, text, room_id=room_id, account_id=sender.account_id,
                                         timeout=self.classifier_timeout)
-        result, frame, held_view = await self._in_db_thread(
-            self._admit_and_store, room_id, state, sender, text, ref, position, color, decision, outcome, too_long)
+        result, frame, held_view = await self._store(
+            _StoreJob(room_id, state, sender, text, ref, position, color, decision, outcome, too_long))
         self.comments_total.labels(result.status).inc()
         if frame is not None:
             await self.hub.publish(room_id, {"type": "comment", **frame})
@@ -548,10 +613,16 @@ class ChatModule:
     async def _in_db_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run a comment's database work on the chat's own threads: one on SQLite (writers
         queue here instead of sleeping in SQLite's busy handler), a few on PostgreSQL."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor(), functools.partial(fn, *args))
+
+    def _executor(self) -> ThreadPoolExecutor:
         if self._db_executor is None:
-            workers = 1 if self.p.db.dialect == "sqlite" else 4
-            self._db_executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chat-db")
-        return await asyncio.get_running_loop().run_in_executor(self._db_executor, functools.partial(fn, *args))
+            self._db_executor = ThreadPoolExecutor(max_workers=self._db_workers, thread_name_prefix="chat-db")
+        return self._db_executor
+
+    @property
+    def _db_workers(self) -> int:
+        return 1 if self.p.db.dialect == "sqlite" else 4
 
     async def _rate_limits(self, room_id: str, sender: Sender, modes: RoomModes,
                            moderator: bool) -> CommentResult | None:
@@ -577,24 +648,82 @@ class ChatModule:
                                      retry_after=decision.retry_after)
         return None
 
-    def _admit_and_store(self, room_id: str, state: tuple[bool, RoomModes], sender: Sender, text: str, ref: str,
-                         position: str, color: str, decision: ModerationDecision | None, outcome: ClassifierOutcome,
-                         too_long: Refusal | None,
-                         ) -> tuple[CommentResult, dict[str, Any] | None, dict[str, Any] | None]:
-        with self.p.db.session() as s:
-            adm = self._admit(s, room_id, state, sender)
-            refusal = adm.refusal or too_long
-            if refusal is not None or decision is None:
-                assert refusal is not None
-                row = self._record(s, room_id, sender, adm.nickname, text[:10_000], text[:10_000], "refused",
-                                   refusal.message, {"gate": {"rule": refusal.rule, "article": refusal.article}},
-                                   ref, position, color, flagged=False)
-                return CommentResult("refused", ref, row.id, refusal.rule, refusal.article, refusal.message), None, None
-            return self._decide(s, room_id, sender, adm, text, ref, position, color, decision, outcome)
+    async def _store(self, job: _StoreJob) -> _Stored:
+        """Store one comment in the next group commit; its result once that has committed."""
+        job.future = asyncio.get_running_loop().create_future()
+        self._store_queue.append(job)
+        self._next_commit()
+        return await job.future
 
-    def _decide(self, s: Session, room_id: str, sender: Sender, adm: _Admission, text: str, ref: str, position: str,
-                color: str, decision: ModerationDecision, outcome: ClassifierOutcome,
-                ) -> tuple[CommentResult, dict[str, Any] | None, dict[str, Any] | None]:
+    def _next_commit(self) -> None:
+        """Start a group commit with what is queued, unless the chat's threads are all busy
+        (then the one that finishes first starts it)."""
+        executor = self._executor()
+        if not self._store_queue or self._storing >= self._db_workers:
+            return
+        batch = self._store_queue[:MAX_COMMIT_BATCH]
+        del self._store_queue[:MAX_COMMIT_BATCH]
+        self._storing += 1
+        done = asyncio.get_running_loop().run_in_executor(executor, self._store_batch, batch)
+        done.add_done_callback(functools.partial(self._committed, batch))
+
+    def _committed(self, batch: list[_StoreJob], done: asyncio.Future[list[_Stored | BaseException]]) -> None:
+        self._storing -= 1
+        try:
+            outcomes: list[_Stored | BaseException] = done.result()
+        except BaseException as exc:  # the executor itself failed (shut down while stopping)
+            outcomes = [exc] * len(batch)
+        for job, out in zip(batch, outcomes, strict=True):
+            assert job.future is not None
+            if job.future.done():
+                continue
+            if isinstance(out, BaseException):
+                job.future.set_exception(out)
+            else:
+                job.future.set_result(out)
+        if self._db_executor is not None:
+            self._next_commit()
+
+    def _store_batch(self, batch: list[_StoreJob]) -> list[_Stored | BaseException]:
+        """One transaction for the whole batch; if it fails, one per comment."""
+        try:
+            with self.p.db.session() as s:
+                return list(self._admit_and_store(s, batch))
+        except Exception as exc:
+            if len(batch) == 1:
+                return [exc]
+            log.warning("a group commit of %d comments failed (%s); storing them one by one", len(batch), exc)
+        outcomes: list[_Stored | BaseException] = []
+        for job in batch:
+            try:
+                with self.p.db.session() as s:
+                    outcomes.extend(self._admit_and_store(s, [job]))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _admit_and_store(self, s: Session, jobs: list[_StoreJob]) -> list[_Stored]:
+        """Check the rest of the gate, decide and insert every comment of ``jobs`` (one flush)."""
+        reads = self._gate_reads(s, [(job.room_id, job.sender) for job in jobs])
+        staged: list[tuple[ChatMessage, Callable[[ChatMessage], _Stored]]] = []
+        for job in jobs:
+            adm = self._admit(s, job.room_id, job.state, job.sender, reads)
+            refusal = adm.refusal or job.too_long
+            if refusal is not None or job.decision is None:
+                assert refusal is not None
+                row = self._row(job, adm.nickname, job.text[:10_000], job.text[:10_000], "refused", refusal.message,
+                                {"gate": {"rule": refusal.rule, "article": refusal.article}}, flagged=False)
+                staged.append((row, functools.partial(_refused, job.ref, refusal)))
+            else:
+                staged.append(self._decide(s, job, adm, job.decision))
+        s.add_all([row for row, _ in staged])
+        s.flush()
+        return [finish(row) for row, finish in staged]
+
+    def _decide(self, s: Session, job: _StoreJob, adm: _Admission, decision: ModerationDecision,
+                ) -> tuple[ChatMessage, Callable[[ChatMessage], _Stored]]:
+        """The comment's row (not yet inserted) and what to make of it once it has its id."""
+        outcome, text, ref = job.outcome, job.text, job.ref
         action = decision.action
         explanation: dict[str, Any] = {"lexicon": decision.to_json_dict(), "modes": adm.modes.to_json()}
         category = decision.category.value if decision.category else None
@@ -622,33 +751,33 @@ class ChatModule:
         elif adm.modes.premoderated:
             status, reason = "held", "comments in this room are reviewed before they appear (pre-moderation)"
         explanation["status"] = status
-        row = self._record(s, room_id, sender, adm.nickname, text, shown, status, reason, explanation, ref,
-                           position, color, flagged=action is Action.FLAG)
-        if action is not Action.PASS:
-            self._signal(s, row, decision, action)
-        view = comment_view(row)
-        if status == "published":
-            return CommentResult("published", ref, row.id, comment=None, decision=explanation), view, None
-        if status == "held":
-            return (CommentResult("held", ref, row.id, rule="chat.held", article="Art. 7, 11", reason=reason),
-                    None, record_view(row))
-        if status == "self_only":
-            return (CommentResult("self_only", ref, row.id, rule="moderation.blocked", article="Art. 9",
-                                  reason=reason, comment={**view, "self_only": True}), None, None)
-        return (CommentResult("blocked", ref, row.id, rule="moderation.blocked", article="Art. 9",
-                              reason=reason), None, None)
+        row = self._row(job, adm.nickname, text, shown, status, reason, explanation, flagged=action is Action.FLAG)
 
-    def _record(self, s: Session, room_id: str, sender: Sender, nickname: str, body: str, shown: str,
-                status: str, reason: str, decision: dict[str, Any], ref: str, position: str, color: str,
-                *, flagged: bool) -> ChatMessage:
-        row = ChatMessage(room_id=room_id, account_id=sender.account_id, nickname=nickname[:64], body=body,
-                          shown=shown, position=position, color=color, status=status, reason=reason,
-                          decision=decision, flagged=flagged, ip=sender.ip[:64], client=sender.client[:255],
-                          client_ref=ref[:64], node=self.p.settings.node_name[:64], created_at=self.p.clock.now(),
-                          reviewed_by="", removed_by="", removal_reason="")
-        s.add(row)
-        s.flush()
-        return row
+        def finish(row: ChatMessage) -> _Stored:
+            if action is not Action.PASS:
+                self._signal(s, row, decision, action)
+            view = comment_view(row)
+            if status == "published":
+                return CommentResult("published", ref, row.id, comment=None, decision=explanation), view, None
+            if status == "held":
+                return (CommentResult("held", ref, row.id, rule="chat.held", article="Art. 7, 11", reason=reason),
+                        None, record_view(row))
+            if status == "self_only":
+                return (CommentResult("self_only", ref, row.id, rule="moderation.blocked", article="Art. 9",
+                                      reason=reason, comment={**view, "self_only": True}), None, None)
+            return (CommentResult("blocked", ref, row.id, rule="moderation.blocked", article="Art. 9",
+                                  reason=reason), None, None)
+
+        return row, finish
+
+    def _row(self, job: _StoreJob, nickname: str, body: str, shown: str, status: str, reason: str,
+             decision: dict[str, Any], *, flagged: bool) -> ChatMessage:
+        sender = job.sender
+        return ChatMessage(room_id=job.room_id, account_id=sender.account_id, nickname=nickname[:64], body=body,
+                           shown=shown, position=job.position, color=job.color, status=status, reason=reason,
+                           decision=decision, flagged=flagged, ip=sender.ip[:64], client=sender.client[:255],
+                           client_ref=job.ref[:64], node=self.p.settings.node_name[:64],
+                           created_at=self.p.clock.now(), reviewed_by="", removed_by="", removal_reason="")
 
     def _signal(self, s: Session, row: ChatMessage, decision: ModerationDecision, action: Action) -> None:
         review = getattr(self.p, "review", None)
@@ -830,6 +959,10 @@ class ChatModule:
                                .order_by(ChatMessage.id).limit(after)))
         return [{**record_view(x), "ip": x.ip, "client": x.client, "focus": x.id == m.id}
                 for x in [*reversed(older), m, *newer]]
+
+
+def _refused(ref: str, refusal: Refusal, row: ChatMessage) -> _Stored:
+    return CommentResult("refused", ref, row.id, refusal.rule, refusal.article, refusal.message), None, None
 
 
 def _blocked_reason(category: str | None) -> str:

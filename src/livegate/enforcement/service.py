@@ -33,7 +33,7 @@ import datetime as dt
 import hashlib
 import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -156,10 +156,30 @@ class EnforcementModule:
 
     def active_restriction(self, s: Session, account_id: int, scope: str) -> Refusal | None:
         """Why this account may not ``publish`` or ``comment`` now (Art. 14), or None."""
+        return self._restriction(self.active_sanctions(s, account_id), scope, self.p.clock.now())
+
+    def active_restrictions(self, s: Session, account_ids: Iterable[int], scope: str) -> dict[int, Refusal]:
+        """:meth:`active_restriction` for many accounts in one query: only the restricted ones."""
+        ids = sorted(set(account_ids))
+        if not ids:
+            return {}
+        by_account: dict[int, list[Sanction]] = {}
+        for sn in s.scalars(select(Sanction).where(Sanction.account_id.in_(ids), Sanction.status == "active")
+                            .order_by(Sanction.id)):
+            by_account.setdefault(sn.account_id, []).append(sn)
         now = self.p.clock.now()
+        out: dict[int, Refusal] = {}
+        for account_id, sanctions in by_account.items():
+            refusal = self._restriction(sanctions, scope, now)
+            if refusal is not None:
+                out[account_id] = refusal
+        return out
+
+    @staticmethod
+    def _restriction(sanctions: list[Sanction], scope: str, now: dt.datetime) -> Refusal | None:
         acting = "publishing" if scope == "publish" else "commenting"
         warning: Sanction | None = None
-        for sn in self.active_sanctions(s, account_id):
+        for sn in sanctions:
             label = reason_of(sn.reason_code).label() if sn.reason_code else sn.rule
             if sn.kind == "closure":
                 return Refusal("sanction.closed", "Art. 14",
