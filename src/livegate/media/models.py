@@ -1,4 +1,4 @@
-"""Rooms, their live sessions, and every publish attempt."""
+"""Rooms, their live sessions, every publish attempt, and the nodes that serve them."""
 
 from __future__ import annotations
 
@@ -62,6 +62,16 @@ class PublishAttempt(Base):
     accepted: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(Text, default="")
     rule: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Node(Base):
+    """A running node and when it last said so; streams of a node silent for long are lost."""
+
+    __tablename__ = "nodes"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[dt.datetime]
+    seen_at: Mapped[dt.datetime]
 
 
 class RoomPresence(Base):

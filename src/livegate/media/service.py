@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from livegate.core.models import Account, ControlOrder
 from livegate.media.layout import MediaLayout
 from livegate.media.models import Room, StreamSession
 from livegate.media.pipeline import LiveStream, PublishedSegment, StreamCallbacks, StreamEnded, callbacks_on_loop
+from livegate.media.presence import NODE_BEAT, beat, end_lost_sessions, end_own_leftovers, write_presence
 from livegate.media.rooms import GateContext, Refusal, key_fingerprint
 from livegate.media.rtmp.server import RtmpServer
 from livegate.media.sampler import AudioChunk, SampledFrame
@@ -86,6 +88,8 @@ class MediaService:
         self._tasks: list[asyncio.Task[Any]] = []
         self._order_lock = asyncio.Lock()
         self._counts_dirty: set[str] = set()
+        self._beaten_at = 0.0
+        platform.scheduler.add("media.lost_nodes", dt.timedelta(seconds=30), self._lost_nodes_job)
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -101,6 +105,11 @@ class MediaService:
         self.root.mkdir(parents=True, exist_ok=True)
         with self.p.db.session() as s:
             self._last_order = s.scalar(select(func.max(ControlOrder.id))) or 0
+        # Sessions this node's name left open cannot be streaming: end them before taking one.
+        for room in await asyncio.to_thread(end_own_leftovers, self.p):
+            await self.hub.publish(room, {"type": "offline", "room": room})
+        await asyncio.to_thread(beat, self.p, started=True)
+        self._beaten_at = time.monotonic()
         if self.p.start_rtmp:
             self.rtmp = RtmpServer(self, clock=self.p.clock)
             await self.rtmp.start(self.p.settings.rtmp_host, self.p.settings.rtmp_port)
@@ -353,8 +362,6 @@ class MediaService:
 
     async def _presence_loop(self) -> None:
         """Publish this node's viewer counts; the room's count is the sum over nodes."""
-        from livegate.media.presence import write_presence
-
         retiered: tuple[object, ...] | None = None
         retiered_at = 0.0
         while True:
@@ -373,6 +380,9 @@ class MediaService:
                          getattr(getattr(getattr(self.p, "review", None), "emergency", None),
                                  "raised_sampling_seconds", None))
                 now = time.monotonic()
+                if now - self._beaten_at >= NODE_BEAT.total_seconds():
+                    self._beaten_at = now
+                    await asyncio.to_thread(beat, self.p)
                 if self.live and (state != retiered or now - retiered_at >= RETIER_SECONDS):
                     retiered, retiered_at = state, now
                     await asyncio.to_thread(self.retier)
@@ -381,6 +391,13 @@ class MediaService:
             except Exception:
                 log.exception("presence update failed")
             await asyncio.sleep(2.0)
+
+    async def _lost_nodes_job(self) -> str | None:
+        """End the streams of nodes that stopped answering; their viewers are told at once."""
+        rooms = await asyncio.to_thread(end_lost_sessions, self.p)
+        for room in rooms:
+            await self.hub.publish(room, {"type": "offline", "room": room})
+        return f"ended {len(rooms)} stream(s) of lost nodes: {', '.join(rooms)}" if rooms else None
 
     def retier(self) -> dict[str, float]:
         """Re-apply the policy to rooms live on this node: a room whose audience moved to another
