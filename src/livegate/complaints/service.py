@@ -35,6 +35,7 @@ from livegate.complaints.errors import (
 )
 from livegate.complaints.models import ComplaintCase, ComplaintChallengeSpent, ComplaintEvidence, ComplaintReport
 from livegate.complaints.pow import Challenge, ChallengeIssuer
+from livegate.complaints.retention import CASE_HOLD_PREFIX
 from livegate.core.broker import BrokerClosed
 from livegate.core.errors import NotFound, ValidationFailed
 from livegate.core.models import Account
@@ -491,7 +492,7 @@ class ComplaintsModule:
         if place_hold is None or any(a.get("type") == "hold" for a in case.actions or []):
             return
         holds: list[dict[str, Any]] = []
-        scopes = [("case", f"complaint-{case.id}")]
+        scopes = [("case", f"{CASE_HOLD_PREFIX}{case.id}")]
         if target.room_id:
             scopes.append(("room", target.room_id))
         for scope_type, scope_id in scopes:
@@ -798,6 +799,12 @@ class ComplaintsModule:
             with contextlib.suppress(Exception):
                 await self.p.broker.publish(PATROL_CHANNEL, event)
         return events
+
+    def retention_kinds(self) -> list[Any]:
+        """Reports and evidence purged by the retention module once due; cases exported only."""
+        from livegate.complaints.retention import complaint_kinds
+
+        return list(complaint_kinds())
 
     async def _sla_job(self) -> str:
         def follow_review() -> int:

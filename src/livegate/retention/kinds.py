@@ -129,6 +129,9 @@ class TableKind:
     room_column: str | None = None
     account_column: str | None = None
     case_column: str | None = None
+    #: held case scopes name this kind's cases as ``case_prefix`` + the ``case_column`` value
+    #: (the complaints module holds ``complaint-12``); empty: the scope id is the value itself
+    case_prefix: str = ""
     #: a held account also holds the rows of the rooms it owns (via ``room_column``)
     room_owner_holds: bool = True
     order: int = 50
@@ -170,9 +173,10 @@ class TableKind:
             parts.append(self._t.c[self.room_column].in_(sorted(rooms)))
         if self.account_column and held.accounts:
             parts.append(self._t.c[self.account_column].in_(sorted(held.accounts)))
-        if self.case_column and held.cases:
+        if self.case_column and any(c.startswith(self.case_prefix) for c in held.cases):
             col = self._t.c[self.case_column]
-            ids: list[Any] = sorted(held.cases)
+            p = self.case_prefix
+            ids: list[Any] = sorted(c[len(p):] for c in held.cases if c.startswith(p))
             try:
                 numeric = col.type.python_type is int
             except NotImplementedError:
