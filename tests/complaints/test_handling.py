@@ -5,16 +5,14 @@ statistics and the audited export."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from livegate.app import Platform, create_app
+from livegate.app import Platform
 from livegate.complaints.models import ComplaintCase, ComplaintEvidence, ComplaintReport
 from livegate.complaints.service import PATROL_CHANNEL, ReportIntake
 from livegate.config import Settings
@@ -94,16 +92,6 @@ def test_surge_event_goes_out_on_the_patrol_channel(settings: Settings) -> None:
         assert event["type"] == "complaint_surge" and event["room"] == room and event["reports"] == 2
     finally:
         p.close()
-
-
-@pytest.fixture
-def clocked(settings: Settings) -> Iterator[tuple[Platform, ManualClock, TestClient]]:
-    clock = ManualClock(dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC))
-    p = make_platform(settings, clock=clock)
-    use_complaints_policy(p, intake={"challenge_bits": 4})
-    with TestClient(create_app(p)) as c:
-        yield p, clock, c
-    p.close()
 
 
 def test_sla_expiry_escalates(clocked: tuple[Platform, ManualClock, TestClient]) -> None:
