@@ -98,3 +98,64 @@ def test_filing_export_cli_masked_and_refused_without_permission(platform: Platf
         entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "filing.export")
                              .order_by(AuditEntry.seq)).all()
         assert [(e.details["full"], e.actor.split(":")[0]) for e in entries] == [(False, "cli"), (True, "account")]
+
+
+def test_vault_keys_and_retire_cover_every_sealed_value_and_refuse_while_one_needs_the_key(
+        platform: Platform) -> None:
+    import asyncio
+
+    from livegate.complaints.models import ComplaintReport
+    from livegate.complaints.service import CONTACT_FIELD, ReportIntake
+    from tests.complaints.helpers import make_plain_room
+
+    pid = make_verified_publisher(platform, "key-holder")
+    verify_phone_directly(platform, pid, "+8613700001234")
+    room = make_plain_room(platform, "reported-room")
+    reporter = create_account(platform, "reporter-1", Role.AUDIENCE)
+    asyncio.run(platform.complaints.submit(ReportIntake("room", room, "illegal.obscenity",
+                                                        contact="reporter@example.com"),
+                                           ip="192.0.2.1", account_id=reporter))
+    provider = platform.identity.vault.provider
+    old = provider.current_key_id()
+    with platform.db.session() as s:
+        report = s.scalars(select(ComplaintReport)).one()
+        report_id, stale_contact = report.id, report.contact_sealed
+    assert SealedValue.parse(stale_contact).key_id == old
+
+    def vault(*args: str) -> str:
+        r = runner.invoke(app, ["vault", *args, *_dd(platform)], env=_env(platform))
+        return f"{r.exit_code} {r.output}"
+
+    assert COMMAND_PERMISSIONS["vault_keys"] == COMMAND_PERMISSIONS["vault_retire"] == Permission.IDENTITY_REVEAL
+    create_account(platform, "key-reviewer", Role.REVIEWER)
+    for command in (("keys",), ("retire", old)):
+        out = vault(*command, "--as", "key-reviewer")
+        assert out.startswith("2 ") and "permission_denied" in out
+    # phone, name, document number and the complaint contact: 4 values under the one key
+    assert vault("keys").startswith(f"0 {old}  4 values  (current)")
+    assert vault("retire", old).startswith("2 ") and "vault_key_in_use" in vault("retire", old)
+    assert "vault_key_not_found" in vault("retire", "no-such-key")
+    out = vault("rotate")
+    assert out.startswith("0 ") and "4 values re-wrapped" in out
+    new = provider.current_key_id()  # the running platform follows the key file by itself
+    assert new != old
+    with platform.db.session() as s:
+        report = s.get(ComplaintReport, report_id)
+        assert report is not None and SealedValue.parse(report.contact_sealed).key_id == new
+        # as if a node that had not seen the rotation wrote a value under the old key
+        report.contact_sealed = stale_contact
+    out = vault("retire", old)
+    assert out.startswith("2 ") and "vault_key_in_use" in out and "1 stored values" in out
+    assert vault("rotate").startswith("0 ")  # re-wraps the straggler
+    newest = provider.current_key_id()
+    out = vault("keys")
+    assert f"{old}  0 values" in out and f"{newest}  4 values  (current)" in out
+    assert vault("retire", old).startswith(f"0 master key {old} retired")
+    assert old not in vault("keys")
+    with platform.db.session() as s:
+        report = s.get(ComplaintReport, report_id)
+        assert report is not None
+        assert platform.identity.vault.open(report.contact_sealed, record_id=report_id,
+                                            field=CONTACT_FIELD) == "reporter@example.com"
+        [entry] = s.scalars(select(AuditEntry).where(AuditEntry.action == "vault.retire")).all()
+        assert entry.details["key"] == old and old not in json.dumps(entry.details["current_key"])

@@ -195,6 +195,9 @@ class ComplaintsModule:
         if media is not None:
             media.frame_listeners.append(self._on_frame)
             media.ended_listeners.append(lambda ended: self.frames.forget(ended.room, ended.session))
+        identity = getattr(platform, "identity", None)
+        if identity is not None and hasattr(identity, "sealed_columns"):  # rotated and counted with the vault
+            identity.sealed_columns.append((ComplaintReport, "contact_sealed", False))
         platform.scheduler.add("complaints.sla", dt.timedelta(minutes=1), self._sla_job)
         platform.scheduler.add("complaints.challenge_purge", dt.timedelta(hours=1), self._purge_job)
 

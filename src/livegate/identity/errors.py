@@ -142,6 +142,13 @@ class VaultKeyFileInvalid(VaultError):
     code = "vault_key_file_invalid"
 
 
+class VaultKeyInUse(VaultError, Conflict):
+    """Values are still wrapped under this master key (or it is the current one); it cannot be retired."""
+
+    code = "vault_key_in_use"
+    http_status = 409
+
+
 # --- SMS -------------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ import hmac
 import io
 import json
 import logging
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -44,6 +45,8 @@ from livegate.identity.errors import (
     PublisherTooYoung,
     ReasonRequired,
     SecondOfficerRequired,
+    VaultKeyInUse,
+    VaultKeyNotFound,
     VerificationDecided,
     VerificationNotFound,
     VerificationPending,
@@ -91,10 +94,33 @@ _PG_IDENTITY_LOCK: Final = 0x4C475F4944454E  # serialises approvals of one ident
 
 
 class ReloadingFileKeyProvider(FileKeyProvider):
-    """A file key provider that re-reads the file when asked for a key it does not know,
-    so a server keeps opening values after ``livegate vault rotate`` ran in another process."""
+    """A file key provider that follows the key file when ``livegate vault rotate`` or
+    ``retire`` changes it in another process: it re-reads the file when the file changed
+    (a ``stat`` per use) and when asked for a key it does not know. So a running server seals
+    new values under the new current key at once (nothing new lands under a key about to be
+    retired) and keeps opening values re-wrapped under it."""
+
+    def _load(self) -> None:
+        super()._load()
+        self._seen = self._signature()
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def _follow(self) -> None:
+        if self._signature() != self._seen:
+            self.reload()
+
+    def current_key_id(self) -> str:
+        self._follow()
+        return super().current_key_id()
 
     def master_key(self, key_id: str) -> bytes:
+        self._follow()
         if key_id not in self.key_ids():
             self.reload()
         return super().master_key(key_id)
@@ -138,6 +164,12 @@ class IdentityModule:
     def __init__(self, platform: Platform) -> None:
         self.p = platform
         self.vault = IdentityVault(ReloadingFileKeyProvider(platform.settings.data_dir))
+        #: Every column that holds values sealed by the vault: (model, attribute, stored as
+        #: bytes). Other modules that seal with ``vault`` add theirs (complaint contacts), so
+        #: rotation re-wraps them and retiring a key knows whether anything still needs it.
+        self.sealed_columns: list[tuple[type[Any], str, bool]] = [
+            (PhoneVerification, "phone_sealed", False), (IdentityRecord, "doc_sealed", False),
+            (IdentityRecord, "name_sealed", False), (DocumentPhoto, "sealed", True)]
         self.otp_store = DatabaseOtpStore(platform.db)
         self.sms: SmsProvider = make_sms_provider(platform)
         self.outbox: SmsOutbox | None = self.sms.outbox if isinstance(self.sms, ConsoleSmsProvider) else None
@@ -455,19 +487,47 @@ class IdentityModule:
         new = provider.rotate()
         count = 0
         with self.p.db.session() as s:
-            for phone in s.scalars(select(PhoneVerification)):
-                phone.phone_sealed = self.vault.rewrap(phone.phone_sealed).to_str()
-                count += 1
-            for rec in s.scalars(select(IdentityRecord)):
-                rec.doc_sealed = self.vault.rewrap(rec.doc_sealed).to_str()
-                rec.name_sealed = self.vault.rewrap(rec.name_sealed).to_str()
-                count += 2
-            for photo in s.scalars(select(DocumentPhoto)):
-                photo.sealed = self.vault.rewrap(SealedValue.from_bytes(photo.sealed)).to_bytes()
-                count += 1
+            for model, attr, as_bytes in self.sealed_columns:
+                for row in s.scalars(select(model).where(getattr(model, attr).is_not(None),
+                                                         getattr(model, attr) != (b"" if as_bytes else ""))):
+                    value = self.vault.rewrap(getattr(row, attr))
+                    setattr(row, attr, value.to_bytes() if as_bytes else value.to_str())
+                    count += 1
             self.p.audit.record(s, actor=actor, action="vault.rotate", target="vault",
                                 details={"from_key": old, "to_key": new, "rewrapped": count})
         return {"previous_key": old, "current_key": new, "rewrapped": count}
+
+    def key_usage(self, s: Session) -> dict[str, int]:
+        """Every master key in the key file with how many stored values are wrapped under it."""
+        provider = self.vault.provider
+        assert isinstance(provider, FileKeyProvider)
+        provider.reload()
+        usage = dict.fromkeys(provider.key_ids(), 0)
+        for model, attr, as_bytes in self.sealed_columns:
+            column = getattr(model, attr)
+            for value in s.scalars(select(column).where(column.is_not(None), column != (b"" if as_bytes else ""))):
+                key_id = SealedValue.parse(value).key_id
+                usage[key_id] = usage.get(key_id, 0) + 1
+        return usage
+
+    def retire_master_key(self, key_id: str, *, actor: str) -> dict[str, Any]:
+        """Remove a master key from the key file once no stored value needs it (audited)."""
+        provider = self.vault.provider
+        assert isinstance(provider, FileKeyProvider)
+        with self.p.db.session() as s:
+            usage = self.key_usage(s)
+            if key_id not in provider.key_ids():
+                raise VaultKeyNotFound("There is no such master key in the key file.", key_id=key_id)
+            if key_id == provider.current_key_id():
+                raise VaultKeyInUse("This is the current master key; rotate first.", key_id=key_id)
+            if usage.get(key_id):
+                raise VaultKeyInUse(f"{usage[key_id]} stored values are still wrapped under this key; "
+                                    "run `livegate vault rotate` to re-wrap them first.",
+                                    key_id=key_id, values=usage[key_id])
+            provider.retire(key_id)
+            self.p.audit.record(s, actor=actor, action="vault.retire", target="vault",
+                                details={"key": key_id, "current_key": provider.current_key_id()})
+        return {"retired": key_id, "keys": sorted(k for k in usage if k != key_id)}
 
     # --- filing (Art. 12) ----------------------------------------------------------------------
     def filing_rows(self, s: Session, *, province: str | None, kind: str, full: bool) -> list[dict[str, Any]]:
