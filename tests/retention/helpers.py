@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -11,6 +12,7 @@ from livegate.app import Platform
 from livegate.core.permissions import Role
 from livegate.media.layout import MediaLayout
 from livegate.media.models import StreamSession
+from livegate.retention.storage import S3Storage
 
 PASSWORD = "correct horse battery"
 
@@ -92,3 +94,16 @@ def ended_session(p: Platform, room_id: str, *, flv: Path | None = None, segment
 
 def days(n: float) -> dt.timedelta:
     return dt.timedelta(days=n)
+
+
+def new_s3_storage(endpoint: str) -> S3Storage:
+    """A fresh bucket on the moto server at ``endpoint``."""
+    import pytest
+
+    boto3 = pytest.importorskip("boto3")
+    bucket = f"lg-{secrets.token_hex(4)}"
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+    st = S3Storage(bucket, prefix="node-a", client=client)
+    st.ensure_bucket()
+    return st

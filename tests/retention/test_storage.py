@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,41 +17,17 @@ from livegate.retention.errors import ObjectMissing, StorageError
 from livegate.retention.models import StoredObject
 from livegate.retention.storage import LocalStorage, ObjectStorage, S3Storage, make_storage
 from tests.conftest import make_platform
-from tests.retention.helpers import days, ended_session, make_publisher, make_room
+from tests.retention.helpers import days, ended_session, make_publisher, make_room, new_s3_storage
 
 boto3 = pytest.importorskip("boto3")
 moto_server = pytest.importorskip("moto.server")
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    import os
-
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-def _s3(endpoint: str) -> S3Storage:
-    bucket = f"lg-{secrets.token_hex(4)}"
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                          aws_secret_access_key="testing")
-    st = S3Storage(bucket, prefix="node-a", client=client)
-    st.ensure_bucket()
-    return st
 
 
 @pytest.fixture(params=["local", "s3"])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStorage:
     if request.param == "local":
         return LocalStorage(tmp_path / "data")
-    return _s3(request.getfixturevalue("s3_endpoint"))
+    return new_s3_storage(request.getfixturevalue("s3_endpoint"))
 
 
 def test_round_trip(storage: ObjectStorage, tmp_path: Path) -> None:
@@ -90,7 +65,7 @@ def test_recordings_are_archived_to_s3_after_a_stream_and_purged_from_it(
         s3_endpoint: str, settings: Settings, clock: ManualClock) -> None:
     p: Platform = make_platform(settings, clock=clock, start_rtmp=False)
     try:
-        s3 = _s3(s3_endpoint)
+        s3 = new_s3_storage(s3_endpoint)
         p.retention.storage = s3
         p.storage = s3  # type: ignore[attr-defined]
         from livegate.retention.builtin_kinds import recording_kind

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from livegate.core.policy import Policy
 from livegate.media.models import Room, StreamSession
+from livegate.retention import bundles
 from livegate.retention.builtin_kinds import builtin_kinds
 from livegate.retention.chainhead import HeadCheck, current_head, signed_head, verify_against
 from livegate.retention.export import ExportResult, InspectionExporter, verify_bundle
@@ -282,8 +283,11 @@ class RetentionModule:
         if out_dir is None:
             stamp = self.p.clock.now().strftime("%Y%m%dT%H%M%S")
             out_dir = self.exports_dir / f"{stamp}-{scope_type}-{scope_id}"
-        return self.exporter.build(scope_type=scope_type, scope_id=str(scope_id), start=start, end=end,
-                                   out_dir=out_dir, requester=requester, legal_basis=legal_basis, actor=actor)
+        result = self.exporter.build(scope_type=scope_type, scope_id=str(scope_id), start=start, end=end,
+                                     out_dir=out_dir, requester=requester, legal_basis=legal_basis, actor=actor)
+        if bundles.shared(self.storage):  # any node can then serve it, not only this one
+            bundles.store(self.storage, result.export_id, result.directory)
+        return result
 
     def verify_bundle(self, directory: Path) -> Any:
         return verify_bundle(directory)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import io
-import zipfile
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
 from markupsafe import Markup
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -19,6 +18,7 @@ from livegate.core.errors import Gone, NotFound
 from livegate.core.models import SchedulerLease
 from livegate.core.permissions import Permission
 from livegate.identity.accounts import Principal
+from livegate.retention import bundles
 from livegate.retention.export import parse_period
 from livegate.retention.models import InspectionExport, LegalHold
 from livegate.retention.service import HEAD_JOB, PURGE_JOB
@@ -158,22 +158,18 @@ def download_export(request: Request, export_id: int,
                     principal: Principal = requires(Permission.INSPECTION_EXPORT)) -> Response:
     """The bundle as a zip (stored, not recompressed: media does not shrink). Audited."""
     p = platform_of(request)
+    storage = p.retention.storage
     with p.db.session() as s:
         row = s.get(InspectionExport, export_id)
         if row is None:
             raise NotFound("no such export")
         directory = Path(row.directory)
-        if not directory.is_dir():
+        if not bundles.available(storage, export_id, directory):
             raise Gone("this bundle is no longer on the server")
         p.audit.record(s, actor=principal.actor, action="retention.inspection_download",
                        target=f"{row.scope_type}:{row.scope_id}", details={"export": row.id})
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
-        for path in sorted(directory.rglob("*")):
-            if path.is_file():
-                zf.write(path, f"inspection-{export_id}/{path.relative_to(directory).as_posix()}")
-    return Response(buf.getvalue(), media_type="application/zip",
-                    headers={"content-disposition": f'attachment; filename="inspection-{export_id}.zip"'})
+    return StreamingResponse(bundles.zip_stream(storage, export_id, directory), media_type="application/zip",
+                             headers={"content-disposition": f'attachment; filename="inspection-{export_id}.zip"'})
 
 
 @router.get("/console/inspections")
