@@ -1,7 +1,7 @@
 """Fan-out of comments to a room's viewers on one node: livegate against a bare broadcast.
 
 * ours - the full platform served by uvicorn as ``livegate serve`` serves it (``ws="auto"``,
-  asyncio's event loop): every comment runs the whole flow (gate, rate limits, lexicon, stored
+  and uvicorn's auto loop, which is uvloop): every comment runs the whole flow (gate, rate limits, lexicon, stored
   in SQLite before the ack) and is fanned out through the broker and the room hub, which
   frames it once and writes it straight to every viewer's socket (coalescing busy rooms);
 * reference - a bare ``websockets`` server that ``broadcast()``s each frame it receives to
@@ -435,8 +435,8 @@ def main() -> None:
     ap.add_argument("--senders", type=int, default=0,
                     help="sending connections; default: one per 8 comments/s (a connection may send 10 frames/s)")
     ap.add_argument("--only", choices=("both", "ours", "reference"), default="both")
-    ap.add_argument("--server-loop", choices=("asyncio", "uvloop"), default="asyncio",
-                    help="both servers' event loop (asyncio: as `livegate serve` runs)")
+    ap.add_argument("--server-loop", choices=("asyncio", "uvloop"), default="uvloop",
+                    help="both servers' event loop (uvloop: as `livegate serve` runs)")
     ap.add_argument("--batch-window", type=float, help="ours: the room hub's longest coalescing window (s)")
     ap.add_argument("--fanout-share", type=float, help="ours: the share of the event loop fan-out may take")
     args = ap.parse_args()
