@@ -210,7 +210,7 @@ class ChatModule:
         self._room_cache: dict[str, tuple[float, bool, RoomModes]] = {}
         self._db_executor: ThreadPoolExecutor | None = None
         self._store_queue: list[_StoreJob] = []
-        self._storing = 0  # group commits in flight
+        self._storing = 0  # group commits in flight (0 or 1)
         self._account_cache: dict[int, tuple[float, str]] = {}
         from prometheus_client import Counter
 
@@ -656,10 +656,11 @@ class ChatModule:
         return await job.future
 
     def _next_commit(self) -> None:
-        """Start a group commit with what is queued, unless the chat's threads are all busy
-        (then the one that finishes first starts it)."""
+        """Start a group commit with what is queued, unless one is being written (its end
+        starts the next). One at a time, on every database: the comments of a node are
+        stored, acknowledged and fanned out in the order they arrived."""
         executor = self._executor()
-        if not self._store_queue or self._storing >= self._db_workers:
+        if not self._store_queue or self._storing:
             return
         batch = self._store_queue[:MAX_COMMIT_BATCH]
         del self._store_queue[:MAX_COMMIT_BATCH]
