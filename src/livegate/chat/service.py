@@ -210,7 +210,7 @@ class ChatModule:
         self._room_cache: dict[str, tuple[float, bool, RoomModes]] = {}
         self._db_executor: ThreadPoolExecutor | None = None
         self._store_queue: list[_StoreJob] = []
-        self._storing = 0  # group commits in flight (0 or 1)
+        self._storing = False  # a group commit is being written
         self._account_cache: dict[int, tuple[float, str]] = {}
         from prometheus_client import Counter
 
@@ -617,12 +617,9 @@ class ChatModule:
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._db_executor is None:
-            self._db_executor = ThreadPoolExecutor(max_workers=self._db_workers, thread_name_prefix="chat-db")
+            workers = 1 if self.p.db.dialect == "sqlite" else 4
+            self._db_executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chat-db")
         return self._db_executor
-
-    @property
-    def _db_workers(self) -> int:
-        return 1 if self.p.db.dialect == "sqlite" else 4
 
     async def _rate_limits(self, room_id: str, sender: Sender, modes: RoomModes,
                            moderator: bool) -> CommentResult | None:
@@ -659,17 +656,16 @@ class ChatModule:
         """Start a group commit with what is queued, unless one is being written (its end
         starts the next). One at a time, on every database: the comments of a node are
         stored, acknowledged and fanned out in the order they arrived."""
-        executor = self._executor()
         if not self._store_queue or self._storing:
             return
         batch = self._store_queue[:MAX_COMMIT_BATCH]
         del self._store_queue[:MAX_COMMIT_BATCH]
-        self._storing += 1
-        done = asyncio.get_running_loop().run_in_executor(executor, self._store_batch, batch)
+        self._storing = True
+        done = asyncio.get_running_loop().run_in_executor(self._executor(), self._store_batch, batch)
         done.add_done_callback(functools.partial(self._committed, batch))
 
     def _committed(self, batch: list[_StoreJob], done: asyncio.Future[list[_Stored | BaseException]]) -> None:
-        self._storing -= 1
+        self._storing = False
         try:
             outcomes: list[_Stored | BaseException] = done.result()
         except BaseException as exc:  # the executor itself failed (shut down while stopping)
